@@ -1,0 +1,45 @@
+/* Minimal test helpers: CHECK macros that count failures, and array comparison with the
+ * metric the golden vectors use: max|a-b| / max|b|. Tests run from the repo root. */
+#ifndef CLIP_TESTUTIL_H
+#define CLIP_TESTUTIL_H
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clip.h"
+#include "io/npy.h"
+
+static int tu_failures = 0;
+static int tu_checks = 0;
+
+#define CHECK(cond, ...) do { tu_checks++; if (!(cond)) { tu_failures++; \
+    fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+/* Ends main(): fails if any check failed or if none ran (a test must assert something). */
+#define TEST_END() do { if (tu_checks == 0) { fprintf(stderr, "no checks ran\n"); return 1; } \
+    fprintf(stderr, "%d checks, %d failed\n", tu_checks, tu_failures); return tu_failures ? 1 : 0; } while (0)
+
+static inline double tu_rel_err(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= num)) num = d;           /* NaN propagates as a failure */
+        if (fabs((double)b[i]) > den) den = fabs((double)b[i]);
+    }
+    return den > 0 ? num / den : num;
+}
+
+/* Loads a float32 .npy or aborts the test with a message (test data must exist). */
+static inline npy_array tu_load_npy(const char *path) {
+    npy_array a; clip_error e = {0};
+    if (npy_load(path, &a, &e)) { fprintf(stderr, "cannot load %s: %s\n", path, e.msg); exit(1); }
+    return a;
+}
+
+/* Compares a buffer with a golden .npy (float32) at relative tolerance tol. */
+#define CHECK_CLOSE_NPY(buf, n, path, tol) do { npy_array _g = tu_load_npy(path); \
+    CHECK(_g.count == (size_t)(n), "%s: %zu elements, expected %zu", path, _g.count, (size_t)(n)); \
+    if (_g.count == (size_t)(n)) { double _r = tu_rel_err((buf), (const float *)_g.data, (n)); \
+    CHECK(_r <= (tol), "%s: rel err %.3g > %.3g", path, _r, (double)(tol)); } npy_free(&_g); } while (0)
+#endif

@@ -1,0 +1,32 @@
+/* Shared pieces of the clip tool: one function per verb, and small helpers for the
+ * SPEC's conventions (exit 1 with one line naming the problem, 2 for usage errors). */
+#ifndef CLIP_TOOL_CLI_H
+#define CLIP_TOOL_CLI_H
+#include "clip.h"
+
+#define EXIT_BAD 1
+#define EXIT_USAGE 2
+
+/* Each verb: argc/argv start at the verb name. Returns the process exit status. */
+int cmd_info(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);
+int cmd_zeroshot(int argc, char **argv);
+int cmd_similarity(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+
+/* Prints "clip VERB: message" to stderr and returns EXIT_BAD. */
+int cli_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a usage error and the verb's usage line; returns EXIT_USAGE. */
+int cli_usage(const char *verb, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Parses a positive int option value; returns 0 on success. */
+int cli_parse_int(const char *s, int lo, int hi, int *out);
+/* The model path when --model is not given: $CLIP_MODEL, else the shipped default. */
+const char *cli_default_model(void);
+#endif

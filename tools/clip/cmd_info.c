@@ -1,0 +1,9 @@
+/* clip info: not built yet (see the issue that owns it). */
+#include <stdio.h>
+#include "cli.h"
+
+int cmd_info(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "clip info: not implemented yet\n");
+    return EXIT_USAGE;
+}

@@ -1,0 +1,9 @@
+/* clip init: not built yet (see the issue that owns it). */
+#include <stdio.h>
+#include "cli.h"
+
+int cmd_init(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "clip init: not implemented yet\n");
+    return EXIT_USAGE;
+}

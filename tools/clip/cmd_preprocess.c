@@ -1,0 +1,9 @@
+/* clip preprocess: not built yet (see the issue that owns it). */
+#include <stdio.h>
+#include "cli.h"
+
+int cmd_preprocess(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "clip preprocess: not implemented yet\n");
+    return EXIT_USAGE;
+}

@@ -1,0 +1,9 @@
+/* clip similarity: not built yet (see the issue that owns it). */
+#include <stdio.h>
+#include "cli.h"
+
+int cmd_similarity(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "clip similarity: not implemented yet\n");
+    return EXIT_USAGE;
+}

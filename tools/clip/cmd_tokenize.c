@@ -1,0 +1,9 @@
+/* clip tokenize: not built yet (see the issue that owns it). */
+#include <stdio.h>
+#include "cli.h"
+
+int cmd_tokenize(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "clip tokenize: not implemented yet\n");
+    return EXIT_USAGE;
+}

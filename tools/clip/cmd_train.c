@@ -1,0 +1,9 @@
+/* clip train: not built yet (see the issue that owns it). */
+#include <stdio.h>
+#include "cli.h"
+
+int cmd_train(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "clip train: not implemented yet\n");
+    return EXIT_USAGE;
+}

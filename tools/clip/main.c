@@ -1,0 +1,81 @@
+/* clip: the command-line tool. Dispatches to one function per verb (tools/clip/cmd_*.c). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+typedef struct { const char *name; int (*fn)(int, char **); const char *help; } verb;
+
+static const verb VERBS[] = {
+    {"info", cmd_info, "print a checkpoint's detected architecture"},
+    {"embed", cmd_embed, "encode images or texts into features (.npy)"},
+    {"zeroshot", cmd_zeroshot, "zero-shot classification with prompt ensembles"},
+    {"similarity", cmd_similarity, "image x text cosine similarities or probabilities"},
+    {"tokenize", cmd_tokenize, "CLIP BPE token ids of texts"},
+    {"preprocess", cmd_preprocess, "OpenAI's image preprocessing to .npy"},
+    {"init", cmd_init, "write a freshly initialised model"},
+    {"train", cmd_train, "contrastive training and fine-tuning"},
+    {"eval", cmd_eval, "retrieval and zero-shot evaluation"},
+    {"data", cmd_data, "fetch and prepare the emoji datasets"},
+    {"index", cmd_index, "build a search index over a folder of images"},
+    {"search", cmd_search, "search an image index with text"},
+};
+#define NVERBS (int)(sizeof VERBS / sizeof VERBS[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: clip VERB [options]   (clip VERB --help for a verb's options)\n\nverbs:\n");
+    for (int i = 0; i < NVERBS; i++) fprintf(f, "  %-11s %s\n", VERBS[i].name, VERBS[i].help);
+}
+
+int cli_fail(const char *verb, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "clip %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_BAD;
+}
+
+int cli_usage(const char *verb, const char *usage_line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "clip %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nusage: %s\n", usage_line);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int cli_parse_int(const char *s, int lo, int hi, int *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+const char *cli_default_model(void) {
+    const char *env = getenv("CLIP_MODEL");
+    if (env && *env) return env;
+#ifdef CLIP_DATA_DIR
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/models/default.safetensors", CLIP_DATA_DIR);
+    if (access(path, R_OK) == 0) return path;
+#endif
+    if (access("data/models/default.safetensors", R_OK) == 0) return "data/models/default.safetensors";
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+    for (int i = 0; i < NVERBS; i++)
+        if (!strcmp(argv[1], VERBS[i].name)) return VERBS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "clip: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
