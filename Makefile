@@ -8,7 +8,7 @@ OPT     ?= -O2
 SAN     ?=
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wno-unused-parameter -fPIC -fopenmp \
            -D_GNU_SOURCE -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread $(SAN) $(EXTRA_CFLAGS)
-LIBS    := -lopenblas -lutf8proc -ljpeg -lpng -lwebp -lcjson -lsqlite3 -lm -lpthread
+LIBS    := -lopenblas -lutf8proc -ljpeg -lpng -lwebp -lcjson -lsqlite3 -lz -lm -lpthread
 LDFLAGS := -fopenmp $(SAN)
 
 LIB_SRC   := $(sort $(shell find src -name '*.c'))

@@ -6,7 +6,7 @@ BUILD=${BUILD:-build-fuzz}; SECS=${FUZZ_SECONDS:-20}
 mkdir -p "$BUILD"
 SRC=$(find src -name '*.c' | sort)
 CF="-std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-LIBS="-lopenblas -lutf8proc -ljpeg -lpng -lwebp -lcjson -lsqlite3 -lm -lpthread"
+LIBS="-lopenblas -lutf8proc -ljpeg -lpng -lwebp -lcjson -lsqlite3 -lz -lm -lpthread"
 for f in "$@"; do
   name=$(basename "$f" .c)
   echo "fuzz: building $name"

@@ -7,6 +7,7 @@ PKGS=(
   libopenblas-dev                # tuned BLAS behind the one matmul entry point
   libutf8proc-dev                # Unicode categories, case mapping, NFC for the tokenizer
   libjpeg62-turbo-dev libpng-dev libwebp-dev   # image decoders
+  zlib1g-dev                     # gzip: the BPE merges file
   libcjson-dev                   # JSON: safetensors headers, config.json, HF vocab
   libsqlite3-dev                 # image search index
   clang libclang-rt-14-dev       # libFuzzer targets and sanitizers in CI
