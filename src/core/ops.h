@@ -1,0 +1,20 @@
+/* Layer primitives as llm.c writes them: plain functions over row-major float arrays, shapes
+ * in the argument names. Forward passes here; their backward twins live beside them
+ * (ops_backward.c) so training and inference share one forward. */
+#ifndef CLIP_CORE_OPS_H
+#define CLIP_CORE_OPS_H
+#include <stddef.h>
+
+/* out[N,C] = layernorm(inp[N,C]) * w + b; saves mean[N] and rstd[N] for backward (may be NULL). */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                       const float *b, int N, int C, float eps);
+/* out[N,OC] = inp[N,C] · weight[OC,C]ᵀ + bias[OC] (bias may be NULL). */
+void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int N, int C, int OC);
+/* Multi-head self-attention over packed qkv[B,T,3C] (q | k | v, heads contiguous in each).
+ * probs[B,NH,T,T] is kept for backward; out[B,T,C]. causal masks keys after the query. */
+void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int NH, int causal);
+/* QuickGELU x·σ(1.702x) (OpenAI) or exact erf GELU (LAION / HF "gelu"). */
+void act_forward(float *out, const float *inp, size_t n, int kind);
+/* out[n] = a[n] + b[n] (out may alias a or b). */
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+#endif

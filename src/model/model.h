@@ -1,0 +1,67 @@
+/* The clip_model handle's insides, shared by the model layer, training and tests. */
+#ifndef CLIP_MODEL_MODEL_H
+#define CLIP_MODEL_MODEL_H
+#include "clip.h"
+#include "model/params.h"
+#include "model/tower.h"
+
+struct clip_model {
+    clip_config cfg;
+    param_table table;
+    float *params;            /* table.total floats */
+    clip_params p;
+    /* inference workspace, grown on demand, reused across calls */
+    float *ws;
+    size_t ws_cap;
+    int max_batch;            /* encode calls run in chunks of at most this many */
+    int text_full_ctx;        /* 1: run all ctx positions (tests); 0: stop after the last EOT */
+    clip_act_hook hook;       /* debug: called at named points of the forward pass */
+    void *hook_ud;
+};
+
+/* ViT image tower activations for B images. */
+typedef struct vit_acts {
+    int B;
+    float *patches;           /* [B,G*G,3*P*P] im2col of the pixels */
+    float *pe;                /* [B,G*G,W] patch embeddings */
+    float *emb;               /* [B,T,W] class token + patches + positions */
+    float *lnpre, *lnpre_mean, *lnpre_rstd;
+    tf_acts tf;
+    float *cls;               /* [B,W] token 0 of the last block */
+    float *lnpost, *lnpost_mean, *lnpost_rstd;
+    float *feat;              /* [B,E] */
+} vit_acts;
+
+size_t vit_acts_size(const clip_config *c, int B, int slots);
+void vit_acts_bind(vit_acts *a, float *block, const clip_config *c, int B, int slots);
+/* pixels [B,3,S,S] -> a->feat [B,E] (also copied to out if non-NULL). */
+void vit_forward(const clip_model *m, vit_acts *a, const float *pixels, int B, float *out);
+
+/* Text tower activations for B rows, sized for the full context. */
+typedef struct text_acts {
+    int B, T;                 /* T: positions actually run (last EOT + 1, or ctx) */
+    int *eot;                 /* [B] pooled position per row */
+    float *emb;               /* [B,T,Wt] */
+    tf_acts tf;
+    float *lnf, *lnf_mean, *lnf_rstd;   /* [B,T,Wt], [B*T] */
+    float *pooled;            /* [B,Wt] */
+    float *feat;              /* [B,E] */
+} text_acts;
+
+size_t text_acts_size(const clip_config *c, int B, int slots);
+void text_acts_bind(text_acts *a, float *block, const clip_config *c, int B, int slots);
+/* The position each row is pooled at (OpenAI: argmax of ids; HF: first eos_token_id). */
+int text_pool_index(const clip_config *c, const int32_t *row);
+/* tokens [B,ctx] -> a->feat [B,E]. full_ctx runs every position (else stop at the last EOT). */
+void text_forward(const clip_model *m, text_acts *a, const int32_t *tokens, int B, int full_ctx, float *out);
+
+/* Architecture inference (model/config.c). */
+struct st_file;
+int config_from_checkpoint(const struct st_file *f, const char *config_json, clip_config *cfg, clip_error *err);
+/* Copies tensors from a checkpoint into the parameter block (both key layouts). */
+int weights_load(clip_model *m, const struct st_file *f, clip_error *err);
+/* Saves a parameter block laid out like m (its own, or an EMA / gradient block) with extra metadata. */
+int clip_model_save_with(const clip_model *m, const float *block, const char *path, const char *const *extra_meta, int n_extra, clip_error *err);
+/* Allocates the table and block for cfg. */
+clip_model *model_alloc(const clip_config *cfg, clip_error *err);
+#endif

@@ -1,0 +1,36 @@
+/* The pieces shared by the image and text towers: the pre-LN residual transformer, its
+ * activation layout, and the debug hook that golden tests use to see inside a forward pass. */
+#ifndef CLIP_MODEL_TOWER_H
+#define CLIP_MODEL_TOWER_H
+#include <stddef.h>
+#include "model/params.h"
+
+/* Called at named points of a forward pass ("vis.block0.qkv", ...) when set; tests compare. */
+typedef void (*clip_act_hook)(void *ud, const char *name, const float *data, size_t n);
+
+/* Activations of L residual blocks for B sequences of T tokens, width C, NH heads.
+ * With slots == 1 every layer reuses slot 0 (inference); slots == L keeps all (training). */
+typedef struct tf_acts {
+    int slots;
+    float *ln1, *ln1_mean, *ln1_rstd;   /* [S,B*T,C], [S,B*T], [S,B*T] */
+    float *qkv;                         /* [S,B*T,3C] */
+    float *att;                         /* [S,B,NH,T,T] */
+    float *atty;                        /* [S,B*T,C] attention context before out_proj */
+    float *attproj;                     /* [S,B*T,C] */
+    float *res1;                        /* [S,B*T,C] residual after attention */
+    float *ln2, *ln2_mean, *ln2_rstd;   /* [S,B*T,C], [S,B*T], [S,B*T] */
+    float *fch, *fch_act;               /* [S,B*T,4C] */
+    float *fcp;                         /* [S,B*T,C] */
+    float *res2;                        /* [S,B*T,C] the block's output */
+} tf_acts;
+
+/* Floats needed for tf_acts; tf_acts_bind carves them from block. */
+size_t tf_acts_size(int slots, int B, int T, int C, int NH);
+float *tf_acts_bind(tf_acts *a, float *block, int slots, int B, int T, int C, int NH);
+
+typedef struct tf_shape { int L, B, T, C, NH, causal, act; } tf_shape;
+
+/* Runs L blocks over x[B,T,C]; returns a pointer to the output (inside a). */
+const float *transformer_forward(const tf_weights *w, tf_acts *a, const float *x, tf_shape s,
+                                 clip_act_hook hook, void *ud, const char *prefix);
+#endif

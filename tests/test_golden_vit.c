@@ -1,0 +1,98 @@
+/* Golden vectors from OpenAI's code (tests/data/golden, see its manifest.json): tiny-vit in
+ * both key layouts and tiny-vit-pert. Every saved activation, the features and the logits
+ * must agree within 1e-5 relative (max|a-b| / max|b|). */
+#include "testutil.h"
+#include "model/model.h"
+
+#define TOL 1e-5
+#define G "tests/data/golden/"
+
+typedef struct { const char *dir; int seen[64]; const char *names[64]; int n; } hook_ctx;
+
+static void hook(void *ud, const char *name, const float *data, size_t n) {
+    hook_ctx *h = ud;
+    char path[256];
+    snprintf(path, sizeof path, "%s/act/%s.npy", h->dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return;   /* this point has no golden file */
+    fclose(f);
+    CHECK_CLOSE_NPY(data, n, path, TOL);
+    for (int i = 0; i < h->n; i++) if (!strcmp(h->names[i], name)) { h->seen[i]++; return; }
+    if (h->n < 64) { h->names[h->n] = strdup(name); h->seen[h->n++] = 1; }
+}
+
+static int count_act_files(const char *dir) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "ls %s/act/*.npy 2>/dev/null | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p) { if (fscanf(p, "%d", &n) != 1) n = 0; pclose(p); }
+    return n;
+}
+
+static void check_model(const char *path, const char *dir, int with_acts) {
+    clip_error e = {0};
+    clip_model *m = clip_model_load(path, NULL, &e);
+    CHECK(m != NULL, "load %s: %s", path, e.msg);
+    if (!m) return;
+    const clip_config *c = clip_model_get_config(m);
+    CHECK(c->image_size == 32 && c->patch_size == 8 && c->vision_width == 64 && c->vision_layers == 2 && c->vision_heads == 1,
+          "%s: vision config", path);
+    CHECK(c->text_width == 64 && c->text_layers == 2 && c->text_heads == 4 && c->embed_dim == 32 && c->context_length == 77 &&
+          c->vocab_size == 49408, "%s: text config", path);
+    hook_ctx h = {.dir = dir};
+    if (with_acts) { m->hook = hook; m->hook_ud = &h; m->text_full_ctx = 1; }
+    npy_array px = tu_load_npy(G "images/pixels_32.npy"), tok = tu_load_npy(G "tokens.npy");
+    float img[4 * 32], txt[6 * 32], txt_short[6 * 32];
+    CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
+    CHECK(clip_encode_text(m, tok.data, 6, txt, &e) == 0, "%s", e.msg);
+    CHECK_CLOSE_NPY(img, 4 * 32, G "tiny-vit/image_features.npy", TOL);
+    CHECK_CLOSE_NPY(txt, 6 * 32, G "tiny-vit/text_features.npy", TOL);
+    if (with_acts) {
+        int files = count_act_files(dir);
+        CHECK(h.n == files, "compared %d activations, %d golden files", h.n, files);
+        m->hook = NULL; m->text_full_ctx = 0;
+        /* stopping at the last end-of-text token changes nothing */
+        CHECK(clip_encode_text(m, tok.data, 6, txt_short, &e) == 0, "%s", e.msg);
+        CHECK(tu_rel_err(txt_short, txt, 6 * 32) < 1e-6, "short-context text features differ");
+    }
+    /* logits as OpenAI's forward: normalised features, scaled by exp(logit_scale) */
+    clip_normalize(img, 4, 32);
+    clip_normalize(txt, 6, 32);
+    float logits[24], s = expf(clip_model_logit_scale(m));
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 6; j++) {
+            float d = 0;
+            for (int k = 0; k < 32; k++) d += img[i * 32 + k] * txt[j * 32 + k];
+            logits[i * 6 + j] = s * d;
+        }
+    CHECK_CLOSE_NPY(logits, 24, G "tiny-vit/logits_per_image.npy", TOL);
+    for (int i = 0; i < h.n; i++) free((void *)h.names[i]);
+    npy_free(&px); npy_free(&tok);
+    clip_model_free(m);
+}
+
+int main(void) {
+    check_model(G "tiny-vit/model.safetensors", G "tiny-vit", 1);
+    check_model(G "tiny-vit/hf", G "tiny-vit", 0);
+    /* perturbed image tower, 4 heads given explicitly */
+    clip_error e = {0};
+    clip_load_opts o = {.activation = -1, .vision_heads = 4};
+    clip_model *m = clip_model_load(G "tiny-vit-pert/visual.safetensors", &o, &e);
+    CHECK(m != NULL, "%s", e.msg);
+    if (m) {
+        hook_ctx h = {.dir = G "tiny-vit-pert"};
+        m->hook = hook; m->hook_ud = &h;
+        npy_array px = tu_load_npy(G "images/pixels_32.npy");
+        float img[4 * 32];
+        CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
+        CHECK_CLOSE_NPY(img, 4 * 32, G "tiny-vit-pert/image_features.npy", TOL);
+        CHECK(h.n == count_act_files(G "tiny-vit-pert"), "compared %d activations", h.n);
+        int32_t tok[77] = {49406, 49407};
+        CHECK(clip_encode_text(m, tok, 1, img, &e) == CLIP_ERR_UNSUPPORTED, "image-only model has no text tower");
+        for (int i = 0; i < h.n; i++) free((void *)h.names[i]);
+        npy_free(&px);
+        clip_model_free(m);
+    }
+    TEST_END();
+}
