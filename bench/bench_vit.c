@@ -1,0 +1,97 @@
+/* ViT-B/32 encoder speed with random weights (speed does not depend on the values):
+ * encode_image at batch 1 and 16, encode_text (77 tokens, and a 12-token caption) at batch 1
+ * and 16, on 1 and 2 threads, with the machine's sgemm peak measured in the same run.
+ * Usage: build/bench/bench_vit [--arch ViT-B-32] [--reps N] [--threads LIST] */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "clip.h"
+#include "core/matmul.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+
+/* median seconds of reps runs of fn */
+#define TIME_MEDIAN(reps, out, stmt) do { double _t[64]; stmt; for (int _r = 0; _r < (reps); _r++) { double _s = now(); stmt; _t[_r] = now() - _s; } \
+    qsort(_t, (reps), sizeof(double), cmp_d); out = _t[(reps) / 2]; } while (0)
+
+/* 2·M·N·K over every matmul of one image / one text of T tokens (perf-anchors.md's count). */
+static double vit_flops(const clip_config *c) {
+    double W = c->vision_width, G = c->image_size / c->patch_size, T = G * G + 1, L = c->vision_layers, P = c->patch_size;
+    return 2 * (G * G * W * 3 * P * P) + L * 2 * (T * W * 3 * W + T * T * W * 2 + T * W * W + 2 * T * W * 4 * W) + 2 * W * c->embed_dim;
+}
+static double text_flops(const clip_config *c, int T) {
+    double W = c->text_width, L = c->text_layers;
+    return L * 2 * (T * W * 3 * W + (double)T * T * W * 2 + T * W * W + 2 * T * W * 4 * W) + 2 * W * c->embed_dim;
+}
+
+int main(int argc, char **argv) {
+    const char *arch = "ViT-B-32";
+    int reps = 5, threads[4] = {1, 2}, nthreads = 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            nthreads = 0;
+            for (char *s = strtok(argv[++i], ","); s && nthreads < 4; s = strtok(NULL, ",")) threads[nthreads++] = atoi(s);
+        }
+    }
+    if (reps < 1 || reps > 63) reps = 5;
+    clip_config cfg;
+    clip_error e = {0};
+    if (clip_config_from_name(arch, &cfg, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    double t0 = now();
+    clip_model *m = clip_model_init(&cfg, 1, &e);
+    if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }
+    fprintf(stderr, "init %s: %.2f s, %zu params\n", arch, now() - t0, clip_model_num_params(m));
+    const clip_config *c = clip_model_get_config(m);
+    int S = c->image_size, ctx = c->context_length, D = c->embed_dim;
+    size_t npx = (size_t)16 * 3 * S * S;
+    float *px = malloc(npx * sizeof(float)), *out = malloc((size_t)64 * D * sizeof(float));
+    for (size_t i = 0; i < npx; i++) px[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    int32_t *tok77 = calloc((size_t)64 * ctx, sizeof(int32_t)), *tok12 = calloc((size_t)64 * ctx, sizeof(int32_t));
+    for (int b = 0; b < 64; b++) {
+        for (int t = 0; t < ctx; t++) tok77[b * ctx + t] = t == 0 ? 49406 : t == ctx - 1 ? 49407 : 320 + (b * 7 + t) % 40000;
+        for (int t = 0; t < 12; t++) tok12[b * ctx + t] = t == 0 ? 49406 : t == 11 ? 49407 : 320 + (b * 7 + t) % 40000;
+    }
+    double fi = vit_flops(c), ft77 = text_flops(c, ctx), ft12 = text_flops(c, 12);
+    printf("# %s, matmul backend %s, OpenBLAS core %s; FLOPs: image %.3f G, text77 %.3f G, text12 %.3f G\n", arch,
+           matmul_backend(), openblas_get_corename(), fi / 1e9, ft77 / 1e9, ft12 / 1e9);
+    printf("| threads | sgemm 2048^3 GFLOP/s | what | batch | ms/item | GFLOP/s | %% of sgemm |\n|---|---|---|---|---|---|---|\n");
+    int N = 2048;
+    float *A = malloc((size_t)N * N * 4), *B = malloc((size_t)N * N * 4), *C = malloc((size_t)N * N * 4);
+    for (size_t i = 0; i < (size_t)N * N; i++) { A[i] = (float)(i % 13) * 0.1f; B[i] = (float)(i % 7) * 0.1f; }
+    for (int ti = 0; ti < nthreads; ti++) {
+        int th = threads[ti];
+        clip_set_threads(th);
+        double ts;
+        TIME_MEDIAN(5, ts, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, A, N, B, N, 0, C, N));
+        double peak = 2.0 * N * N * N / ts / 1e9;
+        struct { const char *what; int batch; int text; int32_t *tok; double flops; } rows[] = {
+            {"encode_image", 1, 0, NULL, fi}, {"encode_image", 16, 0, NULL, fi},
+            {"encode_text (77 tokens)", 1, 1, tok77, ft77}, {"encode_text (77 tokens)", 16, 1, tok77, ft77},
+            {"encode_text (12-token caption)", 1, 1, tok12, ft12}, {"encode_text (12-token caption)", 16, 1, tok12, ft12},
+        };
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+            double t;
+            int bsz = rows[r].batch;
+            if (rows[r].text) TIME_MEDIAN(reps, t, clip_encode_text(m, rows[r].tok, bsz, out, &e));
+            else TIME_MEDIAN(reps, t, clip_encode_image(m, px, bsz, out, &e));
+            double per = t / bsz, gf = rows[r].flops / per / 1e9;
+            printf("| %d | %.0f | %s | %d | %.1f | %.0f | %.0f%% |\n", th, peak, rows[r].what, bsz, per * 1e3, gf, 100 * gf / peak);
+            fflush(stdout);
+        }
+    }
+    free(A); free(B); free(C); free(px); free(out); free(tok77); free(tok12);
+    clip_model_free(m);
+    return 0;
+}
