@@ -79,3 +79,6 @@ clean:
 
 .PHONY: all test bench asan fuzz install clean
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
+
+# Files linked into the library with .incbin (the compiler cannot see these dependencies).
+$(BUILD)/obj/src/eval/prompts.o: $(wildcard data/prompts/*.txt)
