@@ -114,6 +114,8 @@ typedef struct clip_image {
     int mode;               /* clip_image_mode */
     int channels;           /* samples per pixel: 1, 2, 3 or 4 */
     int format;             /* clip_image_format it was decoded from (0 if made in memory) */
+    int src_w, src_h;       /* size in the file; differs from w, h only after JPEG DCT scaling,
+                               and preprocessing keeps the geometry of the file's size */
     uint8_t *data;          /* h rows of w pixels, packed, no padding */
     uint8_t palette[768];   /* CLIP_MODE_P: 256 RGB entries (unused entries are 0) */
 } clip_image;
@@ -129,7 +131,7 @@ typedef struct clip_image_opts {
     uint8_t bg[3];          /* background colour for composite */
     int jpeg_min_side;      /* fast path (off: 0): JPEGs decoded with libjpeg's DCT scaling at
                                the smallest scale k/8 keeping the shorter side >= this */
-    int jpeg_fast;          /* clip_preprocess_files only: jpeg_min_side = the target size */
+    int jpeg_fast;          /* clip_preprocess_files only: k > 0 sets jpeg_min_side = k * size */
 } clip_image_opts;
 
 /* Decodes a file / an in-memory file. opts may be NULL. name is used in messages.

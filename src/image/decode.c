@@ -129,6 +129,7 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const char *name, const c
     jpeg_start_decompress(&cinfo);
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
     if ((rc = alloc_pixels(img, name, w, h, mode, err))) { jpeg_destroy_decompress(&cinfo); return rc; }
+    img->src_w = (int)cinfo.image_width; img->src_h = (int)cinfo.image_height;
     data = img->data;
     size_t stride = (size_t)w * img->channels;
     if ((size_t)cinfo.output_components != (size_t)img->channels) {
@@ -374,6 +375,7 @@ int clip_image_load_memory(const void *bufv, size_t len, const char *name, const
     }
     if (rc) { memset(img, 0, sizeof *img); return rc; }
     if (o && o->composite && (rc = composite(img, &trns, o->bg, name, err))) { clip_image_free(img); return rc; }
+    if (!img->src_w) { img->src_w = img->w; img->src_h = img->h; }
     return 0;
 }
 
@@ -402,5 +404,6 @@ int clip_image_from_pixels(clip_image *img, int w, int h, int mode, const void *
     int rc = alloc_pixels(img, "image", w, h, mode, err);
     if (rc) return rc;
     memcpy(img->data, data, (size_t)w * h * img->channels * image_sample_bytes(mode));
+    img->src_w = w; img->src_h = h;
     return 0;
 }

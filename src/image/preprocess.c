@@ -102,14 +102,15 @@ int clip_image_preprocess(const clip_image *img, int size, uint8_t *crop_hwc, fl
     if (!img || !img->data || img->w < 1 || img->h < 1)
         return clip_fail(err, CLIP_ERR_INVALID, "preprocess: empty image");
     if (size < 1 || size > 16384) return clip_fail(err, CLIP_ERR_INVALID, "preprocess: bad size %d", size);
-    int w = img->w, h = img->h;
+    /* geometry from the file's size: the same crop whether or not the JPEG was DCT-scaled */
+    int w = img->src_w > 0 ? img->src_w : img->w, h = img->src_h > 0 ? img->src_h : img->h;
     int sh = w <= h ? w : h, lg = w <= h ? h : w;
     double nl = floor((double)((int64_t)size * lg) / (double)sh);   /* int(size * long / short) */
     if (nl > INT_MAX / 4) return clip_fail(err, CLIP_ERR_INVALID, "preprocess: aspect ratio %dx%d too extreme", w, h);
     int rw = w <= h ? size : (int)nl, rh = w <= h ? (int)nl : size;
     int left = round_half_even_div2(rw - size), top = round_half_even_div2(rh - size);
     image_view v;
-    image_view_of(img, 0, 0, w, h, &v);
+    image_view_of(img, 0, 0, img->w, img->h, &v);
     uint8_t *rgb = crop_hwc ? crop_hwc : malloc((size_t)size * size * 3);
     if (!rgb) return clip_fail(err, CLIP_ERR_NOMEM, "preprocess: out of memory");
     int rc = window_rgb(&v, NULL, rw, rh, left, top, size, rgb, err);
@@ -144,7 +145,7 @@ int clip_image_crop(const clip_image *img, int x, int y, int w, int h, clip_imag
     if (!d) return clip_fail(err, CLIP_ERR_NOMEM, "crop: out of memory");
     for (int r = 0; r < h; r++) memcpy(d + (size_t)r * rl, v.p + (size_t)r * v.stride, rl);
     *out = *img;
-    out->w = w; out->h = h; out->data = d;
+    out->w = out->src_w = w; out->h = out->src_h = h; out->data = d;
     return 0;
 }
 
@@ -193,7 +194,7 @@ int clip_preprocess_files(const char *const *paths, int n, int size, const clip_
     clip_image_opts o;
     memset(&o, 0, sizeof o);
     if (opts) o = *opts;
-    if (o.jpeg_fast) o.jpeg_min_side = size;
+    if (o.jpeg_fast > 0) o.jpeg_min_side = o.jpeg_fast * size;
     size_t per = (size_t)size * size * 3;
     int first_bad = -1, first_rc = 0;
     if (nthreads <= 0) nthreads = omp_get_max_threads();

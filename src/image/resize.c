@@ -368,6 +368,6 @@ int clip_image_resize(const clip_image *img, const float *box, int out_w, int ou
         win = d;
     }
     *out = *img;
-    out->w = out_w; out->h = out_h; out->data = win;
+    out->w = out->src_w = out_w; out->h = out->src_h = out_h; out->data = win;
     return 0;
 }
