@@ -61,13 +61,13 @@ void clip_image_normalize(const uint8_t *hwc, int s, float *chw) {
     /* torch.as_tensor(mean, dtype=float32): the Python doubles rounded to float */
     static const float mean[3] = {(float)0.48145466, (float)0.4578275, (float)0.40821073};
     static const float std[3] = {(float)0.26862954, (float)0.26130258, (float)0.27577711};
+    float lut[3][256];   /* each value depends only on (channel, byte): tabulate, same bits */
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
     size_t n = (size_t)s * s;
     for (int c = 0; c < 3; c++) {
         float *o = chw + (size_t)c * n;
-        for (size_t i = 0; i < n; i++) {
-            float x = (float)hwc[3 * i + c] / 255.0f;
-            o[i] = (x - mean[c]) / std[c];
-        }
+        for (size_t i = 0; i < n; i++) o[i] = lut[c][hwc[3 * i + c]];
     }
 }
 
