@@ -93,6 +93,89 @@ void clip_normalize(float *x, int n, int d);
 typedef struct clip_tokenizer clip_tokenizer;
 
 /* ---------------------------------------------------------------- images */
+/* Decoding (JPEG via libjpeg-turbo, PNG via libpng, WebP via libwebp; format from the bytes)
+ * and OpenAI's preprocessing, pixel-exact with Pillow 9.4 + torchvision 0.14 (docs/image.md).
+ * A decoded image keeps the mode Pillow opens the file in, because Pillow resizes per mode. */
+typedef enum {
+    CLIP_MODE_1 = 0,   /* bilevel (1-bit gray PNG): 1 byte per pixel, 0 or 255 */
+    CLIP_MODE_L,       /* gray: 1 byte */
+    CLIP_MODE_P,       /* palette: 1 byte index per pixel, colours in palette[] */
+    CLIP_MODE_LA,      /* gray + alpha: 2 bytes */
+    CLIP_MODE_I16,     /* 16-bit gray PNG (Pillow mode "I"): 1 uint16_t per pixel, native order */
+    CLIP_MODE_RGB,     /* 3 bytes */
+    CLIP_MODE_RGBA,    /* 4 bytes, straight (not premultiplied) alpha */
+    CLIP_MODE_CMYK     /* JPEG CMYK/YCCK: 4 bytes, Pillow's polarity (0 = no ink) */
+} clip_image_mode;
+
+typedef enum { CLIP_FORMAT_JPEG = 1, CLIP_FORMAT_PNG = 2, CLIP_FORMAT_WEBP = 3 } clip_image_format;
+
+typedef struct clip_image {
+    int w, h;
+    int mode;               /* clip_image_mode */
+    int channels;           /* samples per pixel: 1, 2, 3 or 4 */
+    int format;             /* clip_image_format it was decoded from (0 if made in memory) */
+    int src_w, src_h;       /* size in the file; differs from w, h only after JPEG DCT scaling,
+                               and preprocessing keeps the geometry of the file's size */
+    uint8_t *data;          /* h rows of w pixels, packed, no padding */
+    uint8_t palette[768];   /* CLIP_MODE_P: 256 RGB entries (unused entries are 0) */
+} clip_image;
+
+#define CLIP_IMAGE_MAX_PIXELS_DEFAULT (64ll * 1000 * 1000)
+#define CLIP_IMAGE_MAX_FILE_BYTES_DEFAULT ((size_t)256 << 20)
+
+typedef struct clip_image_opts {
+    int64_t max_pixels;     /* reject larger images before allocating; 0: 64 megapixels */
+    size_t max_file_bytes;  /* 0: 256 MiB */
+    int composite;          /* nonzero: alpha (and PNG tRNS) composited onto bg -> mode RGB;
+                               exactly Pillow's alpha_composite(bg, im.convert("RGBA")) */
+    uint8_t bg[3];          /* background colour for composite */
+    int jpeg_min_side;      /* fast path (off: 0): JPEGs decoded with libjpeg's DCT scaling at
+                               the smallest scale k/8 keeping the shorter side >= this */
+    int jpeg_fast;          /* clip_preprocess_files only: k > 0 sets jpeg_min_side = k * size */
+} clip_image_opts;
+
+/* Decodes a file / an in-memory file. opts may be NULL. name is used in messages.
+ * On failure img is zeroed and nothing is left allocated. */
+int clip_image_load_file(const char *path, const clip_image_opts *opts, clip_image *img, clip_error *err);
+int clip_image_load_memory(const void *buf, size_t len, const char *name, const clip_image_opts *opts,
+                           clip_image *img, clip_error *err);
+void clip_image_free(clip_image *img);
+/* Makes an image that owns a copy of data (w*h*channels bytes; I16: w*h uint16). */
+int clip_image_from_pixels(clip_image *img, int w, int h, int mode, const void *data, clip_error *err);
+
+/* Pillow's im.resize((out_w, out_h), BICUBIC, box): box = {x0, y0, x1, y1} in source pixels
+ * (floats, as Pillow), NULL for the whole image. Same mode out (NEAREST for 1 and P, alpha
+ * premultiplied for LA and RGBA, as Pillow). */
+int clip_image_resize(const clip_image *img, const float *box, int out_w, int out_h, clip_image *out,
+                      clip_error *err);
+/* Pillow's im.crop((x, y, x+w, y+h)) for a box inside the image. */
+int clip_image_crop(const clip_image *img, int x, int y, int w, int h, clip_image *out, clip_error *err);
+/* Pillow's im.convert("RGB"): rgb is uint8 [h, w, 3]. */
+void clip_image_to_rgb(const clip_image *img, uint8_t *rgb);
+
+/* OpenAI's _transform(size): shorter side to size (bicubic), centre crop, RGB; crop_hwc (uint8
+ * [size, size, 3]) and/or chw (float32 [3, size, size], normalised with CLIP's mean/std);
+ * either may be NULL. */
+int clip_image_preprocess(const clip_image *img, int size, uint8_t *crop_hwc, float *chw, clip_error *err);
+/* torchvision's resized_crop: crop the integer box (x, y, w, h) (inside the image), resize it
+ * to size x size (bicubic, Pillow), RGB. Training's RandomResizedCrop samples the box. */
+int clip_image_resized_crop(const clip_image *img, int x, int y, int w, int h, int size,
+                            uint8_t *crop_hwc, float *chw, clip_error *err);
+/* Samples a box as torchvision's RandomResizedCrop.get_params (10 tries, then centre crop),
+ * e.g. scale (0.9, 1.0), ratio (3/4, 4/3) as open_clip. rng: any nonzero state, advanced. */
+void clip_random_resized_crop_box(int w, int h, double scale_lo, double scale_hi, double ratio_lo,
+                                  double ratio_hi, uint64_t *rng, int box[4] /* x, y, w, h */);
+/* uint8 [s, s, 3] -> float32 [3, s, s]: (u8 / 255 - mean) / std in float32, as torchvision. */
+void clip_image_normalize(const uint8_t *hwc, int s, float *chw);
+
+/* Loads and preprocesses n files, one per thread (nthreads <= 0: OpenMP's default).
+ * out: float32 [n, 3, size, size] and/or out_u8: uint8 [n, size, size, 3] (either may be NULL).
+ * status[i] (optional) gets each image's status, errs[i] (optional) its message. Returns 0 if
+ * all succeeded, else the first failure's status with err naming that file. */
+int clip_preprocess_files(const char *const *paths, int n, int size, const clip_image_opts *opts,
+                          float *out, uint8_t *out_u8, int *status, clip_error *errs, int nthreads,
+                          clip_error *err);
+
 
 /* ---------------------------------------------------------------- zero-shot */
 
