@@ -353,9 +353,8 @@ static int scratch_reserve(bpe_scratch *s, size_t n) {
     int32_t *a = realloc(s->ids, cap * sizeof *a); if (!a) return -1; s->ids = a;
     a = realloc(s->prv, cap * sizeof *a); if (!a) return -1; s->prv = a;
     a = realloc(s->nxt, cap * sizeof *a); if (!a) return -1; s->nxt = a;
-    /* every merge adds at most two pairs; the heap never holds more than 3n entries */
-    uint64_t *h = realloc(s->heap, 3 * cap * sizeof *h); if (!h) return -1; s->heap = h;
-    h = realloc(s->pend, 2 * cap * sizeof *h); if (!h) return -1; s->pend = h;
+    /* each merge pops one entry and pushes at most two: the heap stays under 2n entries */
+    uint64_t *h = realloc(s->heap, 2 * cap * sizeof *h); if (!h) return -1; s->heap = h;
     s->cap = cap;
     return 0;
 }
@@ -413,6 +412,12 @@ int bpe_word_uncached(const clip_tokenizer *t, const unsigned char *w, size_t le
             nxt[p] = nxt[q];
             if (nxt[q] >= 0) prv[nxt[q]] = p;
             int32_t r2, d;
+            if (np + 2 > s->pend_cap) {   /* pairs made during a pass wait for its end */
+                size_t c = s->pend_cap ? s->pend_cap * 2 : 64;
+                uint64_t *q = realloc(s->pend, c * sizeof *q);
+                if (!q) return -1;
+                s->pend = pend = q; s->pend_cap = c;
+            }
             if (prv[p] >= 0 && (r2 = merge_lookup(t, ids[prv[p]], ids[p], &d)) >= 0)
                 pend[np++] = ((uint64_t)r2 << 32) | (uint32_t)prv[p];
             if (nxt[p] >= 0 && (r2 = merge_lookup(t, ids[p], ids[nxt[p]], &d)) >= 0)

@@ -40,7 +40,7 @@ struct clip_tokenizer {
 };
 
 /* Per-thread scratch for bpe_word. */
-typedef struct { int32_t *ids, *prv, *nxt; uint64_t *heap, *pend; size_t cap; } bpe_scratch;
+typedef struct { int32_t *ids, *prv, *nxt; uint64_t *heap, *pend; size_t cap, pend_cap; } bpe_scratch;
 void bpe_scratch_free(bpe_scratch *s);
 
 /* Builds the tables from OpenAI's merges text (gz-decompressed) or from HF vocab.json +

@@ -48,7 +48,7 @@ static int push_utf8(u32vec *v, const char *s) {   /* appends a UTF-8 table stri
 
 static int copy_into(u32vec *dst, const uint32_t *src, size_t n) {
     if (u32vec_reserve(dst, n)) return -1;
-    memcpy(dst->p, src, n * sizeof *src);
+    if (n) memcpy(dst->p, src, n * sizeof *src);
     dst->n = n;
     return 0;
 }
@@ -386,7 +386,7 @@ static int fix_segment(const uint32_t *seg, size_t n, int unescape, u32vec *out,
         if (!changed) break;
     }
     if (u32vec_reserve(out, out->n + cur.n)) goto done;
-    memcpy(out->p + out->n, cur.p, cur.n * sizeof *cur.p);
+    if (cur.n) memcpy(out->p + out->n, cur.p, cur.n * sizeof *cur.p);
     out->n += cur.n;
     rc = 0;
 done:
@@ -459,6 +459,7 @@ static void strip(const uint32_t **p, size_t *n) {
 
 int text_clean(const uint32_t *in, size_t n, text_scratch *sc) {
     int nomem;
+    if (u32vec_reserve(&sc->a, 16) || u32vec_reserve(&sc->b, 16) || u32vec_reserve(&sc->c, 16)) return -1;
     /* basic_clean: ftfy.fix_text, html.unescape(html.unescape(.)), strip */
     text_ftfy_fix_text(in, n, &sc->b, sc, &nomem);
     if (nomem) return -1;

@@ -261,7 +261,7 @@ static int encode(clip_tokenizer *t, const char *text, size_t len, int ctx, int 
                          what, ctx, limit);
     size_t m = body->n > limit ? limit : body->n;
     ids[0] = t->sot;
-    memcpy(ids + 1, body->p, m * sizeof *ids);
+    if (m) memcpy(ids + 1, body->p, m * sizeof *ids);
     ids[m + 1] = t->eot;
     *n_ids = (int)m + 2;
     return 0;
