@@ -149,6 +149,36 @@ static void check_threads(clip_tokenizer *tok) {
     for (int i = 0; i < 4; i++) { pthread_join(th[i], NULL); CHECK(a[i].bad == 0, "thread %d: cache differs", i); }
 }
 
+/* A Hugging Face vocab.json + merges.txt directory (a 3000-merge vocabulary; expected ids from
+ * an independent Python re-implementation, see tests/data/tokenizer/hf-mini/README.md). */
+static void check_hf(void) {
+    clip_error e = {0};
+    clip_tokenizer *hf = clip_tokenizer_load("tests/data/tokenizer/hf-mini", &e);
+    CHECK(hf != NULL, "hf load: %s", e.msg);
+    if (!hf) return;
+    CHECK(clip_tokenizer_sot(hf) == 49406 && clip_tokenizer_eot(hf) == 49407, "hf specials");
+    char *buf; size_t len;
+    if (file_read_all("tests/data/tokenizer/hf-mini/expected.txt", 1 << 20, &buf, &len, &e)) { CHECK(0, "%s", e.msg); clip_tokenizer_free(hf); return; }
+    int lines = 0;
+    for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {
+        char *tab = strchr(l, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        int32_t ids[77]; int m = 0, ok = clip_tokenize(hf, l, strlen(l), 77, 0, ids, &m, &e) == 0;
+        char *p = tab + 1;
+        for (int i = 0; ok && *p; i++) {
+            long v = strtol(p, &p, 10);
+            ok = i < m && ids[i] == v;
+            if (*p == 0) ok = ok && i == m - 1;
+        }
+        CHECK(ok, "hf: '%s'", l);
+        lines++;
+    }
+    CHECK(lines == 5, "hf: %d lines", lines);
+    free(buf);
+    clip_tokenizer_free(hf);
+}
+
 int main(void) {
     clip_error e = {0};
     clip_tokenizer *tok = clip_tokenizer_load(NULL, &e);
@@ -162,6 +192,7 @@ int main(void) {
     check_decode(tok);
     check_threads(tok);
     clip_tokenizer_free(tok);
+    check_hf();
     /* a path that does not exist is an error */
     CHECK(clip_tokenizer_load("no/such/dir", &e) == NULL && e.status == CLIP_ERR_IO, "missing path");
     TEST_END();
