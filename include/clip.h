@@ -92,6 +92,33 @@ void clip_normalize(float *x, int n, int d);
 /* ---------------------------------------------------------------- tokenizer */
 typedef struct clip_tokenizer clip_tokenizer;
 
+/* CLIP's BPE tokenizer, exactly clip.tokenize of OpenAI's code (text cleaning as ftfy 6's
+ * fix_text with default settings, minus mojibake repair; see docs/tokenizer.md).
+ * path: NULL for the embedded OpenAI vocabulary; a directory holding Hugging Face's vocab.json
+ * and merges.txt (a directory without them uses the embedded vocabulary); or an OpenAI-style
+ * merges file (bpe_simple_vocab_16e6.txt[.gz]).
+ * Thread safety: a loaded tokenizer may be used by many threads at once (its per-word cache
+ * is sharded and mutex-guarded). */
+clip_tokenizer *clip_tokenizer_load(const char *path, clip_error *err);
+void clip_tokenizer_free(clip_tokenizer *tok);
+int clip_tokenizer_vocab_size(const clip_tokenizer *tok);   /* 49408 for OpenAI's */
+int clip_tokenizer_sot(const clip_tokenizer *tok);          /* <|startoftext|>: 49406 */
+int clip_tokenizer_eot(const clip_tokenizer *tok);          /* <|endoftext|>: 49407 */
+
+/* Tokenizes len bytes of UTF-8 text (NUL bytes are text, and ftfy's rules delete them) into
+ * ids[ctx]: <|startoftext|>, the tokens, <|endoftext|>, unpadded; *n_ids gets the count.
+ * Too many tokens for ctx is CLIP_ERR_INVALID unless truncate (then ids[ctx-1] is
+ * <|endoftext|>). Invalid UTF-8 is CLIP_ERR_INVALID naming the byte offset. ctx >= 2. */
+int clip_tokenize(clip_tokenizer *tok, const char *text, size_t len, int ctx, int truncate,
+                  int32_t *ids, int *n_ids, clip_error *err);
+/* n NUL-terminated texts into out: int32 [n, ctx], zero-padded after <|endoftext|> as
+ * clip.tokenize returns it. On error (naming the text's index) out is all zeros. */
+int clip_tokenize_batch(clip_tokenizer *tok, const char *const *texts, int n, int ctx,
+                        int truncate, int32_t *out, clip_error *err);
+/* ids back to text as OpenAI's decode does ("</w>" becomes a space, bad UTF-8 becomes
+ * U+FFFD; ids outside the vocabulary also give U+FFFD). malloc'd; NULL when out of memory. */
+char *clip_detokenize(const clip_tokenizer *tok, const int32_t *ids, int n);
+
 /* ---------------------------------------------------------------- images */
 /* Decoding (JPEG via libjpeg-turbo, PNG via libpng, WebP via libwebp; format from the bytes)
  * and OpenAI's preprocessing, pixel-exact with Pillow 9.4 + torchvision 0.14 (docs/image.md).
