@@ -130,14 +130,11 @@ int npy_to_i32(npy_array *a, clip_error *err) {
     return 0;
 }
 
-int npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data, clip_error *err) {
+int npy_write_header(FILE *f, npy_dtype dtype, int ndim, const int64_t *shape) {
     char hdr[256];
     int n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (", npy_dtype_name(dtype));
-    size_t count = 1;
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; i < ndim; i++)
         n += snprintf(hdr + n, sizeof hdr - n, "%lld%s", (long long)shape[i], (ndim == 1 || i < ndim - 1) ? ", " : "");
-        count *= (size_t)shape[i];
-    }
     if (ndim == 1) n -= 1; /* "(5,)" */
     n += snprintf(hdr + n, sizeof hdr - n, "), }");
     /* pad so that magic(6)+ver(2)+len(2)+header is a multiple of 64, ending in '\n' */
@@ -146,12 +143,17 @@ int npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, 
     memset(hdr + n, ' ', pad);
     n += pad;
     hdr[n++] = '\n';
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 255), (unsigned char)(n >> 8)};
+    return fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, n, f) == (size_t)n ? 0 : -1;
+}
+
+int npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data, clip_error *err) {
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) count *= (size_t)shape[i];
     atomic_file af;
     int rc = atomic_open(&af, path, err);
     if (rc) return rc;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 255), (unsigned char)(n >> 8)};
-    fwrite(pre, 1, 10, af.f);
-    fwrite(hdr, 1, n, af.f);
+    npy_write_header(af.f, dtype, ndim, shape);
     if (count) fwrite(data, npy_dtype_size(dtype), count, af.f);
     return atomic_commit(&af, err);
 }

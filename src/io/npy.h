@@ -4,6 +4,7 @@
 #define CLIP_IO_NPY_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "clip.h"
 
 typedef enum { NPY_F4, NPY_F8, NPY_I4, NPY_I8, NPY_U1 } npy_dtype;
@@ -26,6 +27,8 @@ const char *npy_dtype_name(npy_dtype t);   /* "<f4", ... */
 int npy_to_f32(npy_array *a, clip_error *err);
 int npy_to_i32(npy_array *a, clip_error *err);
 
+/* Writes a v1.0 header; the caller streams count elements after it (e.g. into an atomic_file). */
+int npy_write_header(FILE *f, npy_dtype dtype, int ndim, const int64_t *shape);
 int npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *shape,
              const void *data, clip_error *err);
 #endif
