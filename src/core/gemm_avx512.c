@@ -22,9 +22,10 @@
 
 #define MR GEMM_MR
 #define NR GEMM_NR
-#define KC 256     /* depth of a block: a KCxNR B panel is 32 KB, it stays in the 48 KB L1 */
-#define MC (12 * MR) /* rows per A block: MCxKC = 168 KB, well inside the L2 */
-#define NC 1024    /* columns per B block: KCxNC = 1 MB, in the L2 (2 MB here) */
+/* Blocking, tuned by bench/bench_gemm on the 2-vCPU AVX-512 VM (docs/performance.md). */
+#define KC 256       /* depth of a block: a KCxNR B panel is 32 KB, it stays in the 48 KB L1 */
+#define MC (6 * MR)  /* rows per A block: MCxKC = 84 KB; 6 tiles beat 12 and 24 at 2048^3 */
+#define NC 1024      /* columns per B block: KCxNC = 1 MB, inside the L2 */
 
 static int min_i(int a, int b) { return a < b ? a : b; }
 
@@ -98,7 +99,11 @@ INLINE TGT void kernel_body(const int mr, int kc, const float *restrict a, const
                             float *c, long ldc, int nr, const epilogue *e) {
     __m512 c0[MR], c1[MR];
 #pragma GCC unroll 16
-    for (int i = 0; i < mr; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
+    for (int i = 0; i < mr; i++) { /* fetch the C tile now, its misses overlap the FMAs */
+        c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps();
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
     for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 16
@@ -134,16 +139,19 @@ static const kernel_fn kernels[MR + 1] = {
 /* In-register transpose of a 16x16 block: r[i] lane j becomes r[j] lane i. */
 INLINE TGT void transpose16(__m512 r[16]) {
     __m512 t[16], u[16];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
+#pragma GCC unroll 4
     for (int q = 0; q < 4; q++) { /* u[4q+c], lane L: rows 4q..4q+3 of column 4L+c */
         u[4 * q + 0] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
         u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
         u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
         u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
     }
+#pragma GCC unroll 4
     for (int c = 0; c < 4; c++) { /* 4x4 transpose of 128-bit lanes across u[c], u[4+c], ... */
         __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
         __m512 x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
@@ -159,18 +167,30 @@ INLINE TGT void transpose16(__m512 r[16]) {
 static __mmask16 mask_n(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
 
 /* Packs rows src[i*ld + k] (i < rows <= 16, k < kc) transposed: dst[k*dst_ld + i] for i < rows.
- * Missing rows read as zero; dst_ld >= rows. The row-major-to-k-major step of both packers. */
+ * Missing rows read as zero; dst_ld >= rows. The row-major-to-k-major step of both packers.
+ * Reading 16 strided rows defeats the hardware prefetcher, hence the explicit prefetch. */
 static TGT void pack_transposed(const float *src, long ld, int rows, int kc, float *dst, int dst_ld,
                                 int store_w) {
     __mmask16 ms = mask_n(store_w);
+    if (rows > 16) rows = 16;
+    const float *row[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) row[i] = src + (i < rows ? i : 0) * ld;
     for (int k = 0; k < kc; k += 16) {
         __mmask16 mk = mask_n(kc - k);
         __m512 r[16];
-        for (int i = 0; i < 16; i++)
-            r[i] = i < rows ? _mm512_maskz_loadu_ps(mk, src + i * ld + k) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            _mm_prefetch((const char *)(row[i] + k + 64), _MM_HINT_T0);
+            r[i] = _mm512_maskz_loadu_ps(i < rows ? mk : 0, row[i] + k);
+        }
         transpose16(r);
-        int kn = min_i(16, kc - k);
-        for (int j = 0; j < kn; j++) _mm512_mask_storeu_ps(dst + (long)(k + j) * dst_ld, ms, r[j]);
+        if (kc - k >= 16) {
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(dst + (long)(k + j) * dst_ld, ms, r[j]);
+        } else {
+            for (int j = 0; j < kc - k; j++) _mm512_mask_storeu_ps(dst + (long)(k + j) * dst_ld, ms, r[j]);
+        }
     }
 }
 
