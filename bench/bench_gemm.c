@@ -143,10 +143,10 @@ int main(int argc, char **argv) {
         peak[ti] = fma_peak(thread_list[ti], reps);
         printf("# FMA peak (12 zmm chains), %d thread(s): %.1f GFLOP/s\n", thread_list[ti], peak[ti]);
     }
-    printf("%-24s %5s %5s %5s %2s %2s %3s %8s %8s %8s %7s %6s %6s %9s\n", "shape", "M", "N", "K", "tA", "tB",
-           "thr", "ours", "packed", "openblas", "best/ob", "%fma", "%ob2k", "maxdiff");
     printf("# GFLOP/s; best = max(ours, packed); %%fma = best / FMA peak; %%ob2k = best / OpenBLAS on 2048^3;\n"
            "# maxdiff = max|ours - openblas| / max|openblas|\n");
+    printf("%-24s %5s %5s %5s %2s %2s %3s %8s %8s %8s %7s %6s %6s %9s\n", "shape", "M", "N", "K", "tA", "tB",
+           "thr", "ours", "packed", "openblas", "best/ob", "%fma", "%ob2k", "maxdiff");
 
     for (int si = 0; si < ns; si++) {
         const shape *s = &shapes[si];
