@@ -1,15 +1,59 @@
 /* The one matrix-product entry point. Every GEMM in clip.c goes through matmul(), so a
- * faster backend (our own kernels, another BLAS, a GPU) slots in underneath. */
+ * faster backend (our own kernels, another BLAS, a GPU) slots in underneath.
+ * Backends: clip.c's AVX-512 kernel (core/gemm_avx512.c) where the CPU has AVX-512, else
+ * OpenBLAS's sgemm. See docs/performance.md ("GEMM") for the measurements behind the choice. */
 #ifndef CLIP_CORE_MATMUL_H
 #define CLIP_CORE_MATMUL_H
+#include <stddef.h>
 
 /* C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, all row-major with leading
- * dimensions lda/ldb/ldc (as cblas_sgemm with CblasRowMajor). transX != 0 means op(X) = X^T. */
+ * dimensions lda/ldb/ldc (as cblas_sgemm with CblasRowMajor). transX != 0 means op(X) = X^T.
+ * beta == 0 means C is not read (it may hold NaN). */
 void matmul(int transA, int transB, int M, int N, int K, float alpha,
             const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Threads the backend may use (0 = its default). Called from clip_set_threads(). */
+/* Element-wise function applied by the fused epilogue. */
+typedef enum {
+    MATMUL_ACT_NONE = 0,
+    MATMUL_ACT_QUICKGELU = 1, /* x * sigmoid(1.702 x), OpenAI CLIP */
+    MATMUL_ACT_GELU = 2       /* 0.5 x (1 + erf(x / sqrt 2)), open_clip / HF models */
+} matmul_act;
+
+/* C = act(alpha * op(A) op(B) + beta * C + bias), bias[N] added to every row (NULL: none).
+ * The bias and activation are applied to each tile of C while it is still in registers. */
+void matmul_bias_act(int transA, int transB, int M, int N, int K, float alpha,
+                     const float *A, int lda, const float *B, int ldb, float beta,
+                     float *C, int ldc, const float *bias, matmul_act act);
+
+/* A constant op(B) (a weight matrix) packed once for the kernel, e.g. at model load.
+ * Memory: K * ceil(N/32) * 32 floats, i.e. the size of B itself when N is a multiple of 32
+ * (every CLIP width). The original B is not needed afterwards: free it to keep the peak flat. */
+typedef struct matmul_packed_b {
+    int K, N;
+    int layout;  /* internal: 0 = AVX-512 panels, 1 = plain op(B) row-major for OpenBLAS */
+    float *data; /* 64-byte aligned */
+    size_t bytes;
+} matmul_packed_b;
+
+/* Packs op(B)[K,N] (transB: B is stored N x K, like a PyTorch Linear weight) into *pb.
+ * Returns 0, or CLIP_ERR_NOMEM / CLIP_ERR_INVALID (then *pb is zeroed). */
+int matmul_pack_b(matmul_packed_b *pb, int transB, int K, int N, const float *B, int ldb);
+void matmul_packed_b_free(matmul_packed_b *pb);
+
+/* C[M,N] = act(alpha * op(A)[M,K] * B + beta * C + bias) with B from matmul_pack_b.
+ * bias may be NULL and act MATMUL_ACT_NONE for a plain product. */
+void matmul_prepacked(int transA, int M, float alpha, const float *A, int lda,
+                      const matmul_packed_b *B, float beta, float *C, int ldc,
+                      const float *bias, matmul_act act);
+
+/* Threads the backend may use (0 = default: OpenMP's, i.e. OMP_NUM_THREADS or the cores).
+ * Called from clip_set_threads(). */
 void matmul_set_threads(int n);
+int matmul_get_threads(void);
 /* Name of the backend in use, for `clip info` and the benchmarks. */
 const char *matmul_backend(void);
+
+/* For benchmarks and tests: force a backend (0 = automatic choice, 1 = clip.c's AVX-512
+ * kernel where available, 2 = OpenBLAS). */
+void matmul_force_backend(int which);
 #endif

@@ -1,0 +1,371 @@
+/* clip.c's AVX-512 fp32 GEMM, after the BLIS recipe:
+ *   for jc (NC columns)  for pc (KC depth): pack op(B) block into NR-wide panels
+ *     for ic (MC rows): pack op(A) block into MR-tall panels
+ *       for jr (NR) for ir (MR): 14x32 micro-kernel, 28 zmm accumulators
+ * The micro-kernel keeps one KCxNR B panel hot while it walks the A panels, so each B value is
+ * loaded once per 14 rows and each A value is broadcast once per 32 columns. Threads each own a
+ * rectangle of C (split along M for tall products, along N for the short ones inference makes),
+ * so they share nothing and never wait on each other inside a product.
+ * Only this file is compiled with AVX-512 enabled (per function, via target attributes);
+ * callers check gemm_avx512_available() first. */
+#include "core/gemm_avx512.h"
+#include "core/matmul.h"
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+#define MR GEMM_MR
+#define NR GEMM_NR
+/* Blocking, tuned by bench/bench_gemm on the 2-vCPU AVX-512 VM (docs/performance.md). */
+#define KC 256       /* depth of a block: a KCxNR B panel is 32 KB, it stays in the 48 KB L1 */
+#define MC (6 * MR)  /* rows per A block: MCxKC = 84 KB; 6 tiles beat 12 and 24 at 2048^3 */
+#define NC 1024      /* columns per B block: KCxNC = 1 MB, inside the L2 */
+
+static int min_i(int a, int b) { return a < b ? a : b; }
+
+int gemm_avx512_available(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("fma");
+    }
+    return cached;
+}
+
+/* ---------------------------------------------------------------- activations */
+
+static float act_scalar(float x, int act) {
+    if (act == MATMUL_ACT_QUICKGELU) return x / (1.0f + expf(-1.702f * x));
+    if (act == MATMUL_ACT_GELU) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    return x;
+}
+
+/* e^x for 16 floats: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-7 polynomial (Cephes expf
+ * coefficients), then scaled by 2^n. About 1 ulp; inputs clamped to the finite range. */
+INLINE TGT __m512 exp512(__m512 x) {
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f));
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3365447504019f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* ---------------------------------------------------------------- micro-kernel */
+
+typedef struct {
+    float alpha, beta; /* beta applies to this k block: the caller's beta for the first, 1 after */
+    const float *bias; /* bias + column of this tile, only on the last k block; else NULL */
+    int act;           /* only on the last k block */
+} epilogue;
+
+/* Writes one 16-wide row piece of C: c = act(alpha*v + beta*c + bias), lanes in m only. */
+INLINE TGT void store16(float *c, __m512 v, __mmask16 m, const epilogue *e, const float *bias) {
+    if (e->alpha != 1.0f) v = _mm512_mul_ps(v, _mm512_set1_ps(e->alpha));
+    if (e->beta == 1.0f) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+    else if (e->beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(e->beta), _mm512_maskz_loadu_ps(m, c), v);
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias));
+    if (e->act == MATMUL_ACT_QUICKGELU) {
+        __m512 d = _mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_mul_ps(v, _mm512_set1_ps(-1.702f))));
+        v = _mm512_div_ps(v, d);
+    } else if (e->act == MATMUL_ACT_GELU) { /* rare (open_clip models): scalar erff */
+        float t[16];
+        _mm512_storeu_ps(t, v);
+        for (int j = 0; j < 16; j++) t[j] = act_scalar(t[j], MATMUL_ACT_GELU);
+        v = _mm512_loadu_ps(t);
+    }
+    _mm512_mask_storeu_ps(c, m, v);
+}
+
+/* C[mr, nr] (+)= A panel (kc x mr, k-major) * B panel (kc x NR); mr is a constant after
+ * inlining, so the accumulators live in zmm registers. */
+INLINE TGT void kernel_body(const int mr, int kc, const float *restrict a, const float *restrict b,
+                            float *c, long ldc, int nr, const epilogue *e) {
+    __m512 c0[MR], c1[MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < mr; i++) { /* fetch the C tile now, its misses overlap the FMAs */
+        c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps();
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 16
+        for (int i = 0; i < mr; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+        }
+        a += mr;
+        b += NR;
+    }
+    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    for (int i = 0; i < mr; i++) {
+        store16(c + i * ldc, c0[i], m0, e, e->bias);
+        if (m1) store16(c + i * ldc + 16, c1[i], m1, e, e->bias ? e->bias + 16 : NULL);
+    }
+}
+
+typedef void (*kernel_fn)(int kc, const float *a, const float *b, float *c, long ldc, int nr,
+                          const epilogue *e);
+#define KERNEL(R) \
+    static TGT void kernel_##R(int kc, const float *a, const float *b, float *c, long ldc, int nr, \
+                               const epilogue *e) { kernel_body(R, kc, a, b, c, ldc, nr, e); }
+KERNEL(1) KERNEL(2) KERNEL(3) KERNEL(4) KERNEL(5) KERNEL(6) KERNEL(7)
+KERNEL(8) KERNEL(9) KERNEL(10) KERNEL(11) KERNEL(12) KERNEL(13) KERNEL(14)
+static const kernel_fn kernels[MR + 1] = {
+    NULL, kernel_1, kernel_2, kernel_3, kernel_4, kernel_5, kernel_6, kernel_7,
+    kernel_8, kernel_9, kernel_10, kernel_11, kernel_12, kernel_13, kernel_14};
+
+/* ---------------------------------------------------------------- packing */
+
+/* In-register transpose of a 16x16 block: r[i] lane j becomes r[j] lane i. */
+INLINE TGT void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) { /* u[4q+c], lane L: rows 4q..4q+3 of column 4L+c */
+        u[4 * q + 0] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
+        u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
+        u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+        u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) { /* 4x4 transpose of 128-bit lanes across u[c], u[4+c], ... */
+        __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
+        __m512 x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+        __m512 x2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+        __m512 x3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_f32x4(x0, x2, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(x0, x2, 0xDD);
+        r[8 + c] = _mm512_shuffle_f32x4(x1, x3, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
+    }
+}
+
+static __mmask16 mask_n(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
+
+/* Packs rows src[i*ld + k] (i < rows <= 16, k < kc) transposed: dst[k*dst_ld + i] for i < rows.
+ * Missing rows read as zero; dst_ld >= rows. The row-major-to-k-major step of both packers.
+ * Reading 16 strided rows defeats the hardware prefetcher, hence the explicit prefetch. */
+static TGT void pack_transposed(const float *src, long ld, int rows, int kc, float *dst, int dst_ld,
+                                int store_w) {
+    __mmask16 ms = mask_n(store_w);
+    if (rows > 16) rows = 16;
+    const float *row[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) row[i] = src + (i < rows ? i : 0) * ld;
+    for (int k = 0; k < kc; k += 16) {
+        __mmask16 mk = mask_n(kc - k);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++) {
+            _mm_prefetch((const char *)(row[i] + k + 64), _MM_HINT_T0);
+            r[i] = _mm512_maskz_loadu_ps(i < rows ? mk : 0, row[i] + k);
+        }
+        transpose16(r);
+        if (kc - k >= 16) {
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(dst + (long)(k + j) * dst_ld, ms, r[j]);
+        } else {
+            for (int j = 0; j < kc - k; j++) _mm512_mask_storeu_ps(dst + (long)(k + j) * dst_ld, ms, r[j]);
+        }
+    }
+}
+
+/* op(A)[m0:m0+mc, k0:k0+kc] -> MR-tall panels, each kc x mr (k-major), back to back. */
+static TGT void pack_a(int transA, const float *A, int lda, int m0, int mc, int k0, int kc, float *dst) {
+    for (int ir = 0; ir < mc; ir += MR) {
+        int mr = min_i(MR, mc - ir);
+        if (!transA) {
+            pack_transposed(A + (long)(m0 + ir) * lda + k0, lda, mr, kc, dst, mr, mr);
+        } else { /* op(A)[m,k] = A[k*lda + m]: each k is a contiguous run of mr floats */
+            __mmask16 m = mask_n(mr);
+            for (int k = 0; k < kc; k++)
+                _mm512_mask_storeu_ps(dst + k * mr, m,
+                                      _mm512_maskz_loadu_ps(m, A + (long)(k0 + k) * lda + m0 + ir));
+        }
+        dst += (long)mr * kc;
+    }
+}
+
+/* op(B)[k0:k0+kc, n0:n0+nc] -> NR-wide panels, each kc x NR, zero padded past nc. */
+static TGT void pack_b(int transB, const float *B, int ldb, int k0, int kc, int n0, int nc, float *dst) {
+    for (int jr = 0; jr < nc; jr += NR) {
+        int nr = min_i(NR, nc - jr);
+        if (transB) { /* op(B)[k,n] = B[n*ldb + k]: transpose 16 rows of B at a time */
+            for (int h = 0; h < 2; h++)
+                pack_transposed(B + (long)(n0 + jr + 16 * h) * ldb + k0, ldb, nr - 16 * h, kc,
+                                dst + 16 * h, NR, 16);
+        } else {
+            __mmask16 m0 = mask_n(nr), m1 = mask_n(nr - 16);
+            for (int k = 0; k < kc; k++) {
+                const float *s = B + (long)(k0 + k) * ldb + n0 + jr;
+                _mm512_store_ps(dst + k * NR, _mm512_maskz_loadu_ps(m0, s));
+                _mm512_store_ps(dst + k * NR + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+            }
+        }
+        dst += (long)kc * NR;
+    }
+}
+
+size_t gemm_avx512_packed_size(int K, int N) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
+
+void gemm_avx512_pack_b(int transB, int K, int N, const float *B, int ldb, float *dst) {
+    if (K > 0 && N > 0) pack_b(transB, B, ldb, 0, K, 0, N, dst);
+}
+
+/* ---------------------------------------------------------------- driver */
+
+typedef struct {
+    int transA, transB, M, N, K;
+    float alpha, beta;
+    const float *A, *B, *Bp;
+    int lda, ldb, ldc;
+    float *C;
+    const float *bias;
+    int act;
+} gemm_job;
+
+/* Per-thread packing buffers, kept between calls (grow only) so products do not page-fault. */
+static _Thread_local float *tl_buf;
+static _Thread_local size_t tl_cap;
+
+static float *scratch(size_t floats) {
+    if (floats > tl_cap) {
+        free(tl_buf);
+        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        tl_buf = aligned_alloc(64, bytes);
+        tl_cap = tl_buf ? floats : 0;
+    }
+    return tl_buf;
+}
+
+/* Plain loops for when a packing buffer cannot be had: slow but correct. */
+static void rect_plain(const gemm_job *g, int m0, int m1, int n0, int n1) {
+    for (int i = m0; i < m1; i++)
+        for (int j = n0; j < n1; j++) {
+            float s = 0;
+            for (int k = 0; k < g->K; k++) {
+                float a = g->transA ? g->A[(long)k * g->lda + i] : g->A[(long)i * g->lda + k];
+                float b = g->Bp ? g->Bp[(long)(j / NR) * g->K * NR + (long)k * NR + j % NR]
+                                : g->transB ? g->B[(long)j * g->ldb + k] : g->B[(long)k * g->ldb + j];
+                s += a * b;
+            }
+            float *c = g->C + (long)i * g->ldc + j;
+            float v = g->alpha * s + (g->beta != 0 ? g->beta * *c : 0) + (g->bias ? g->bias[j] : 0);
+            *c = act_scalar(v, g->act);
+        }
+}
+
+/* Computes the rectangle C[m0:m1, n0:n1] (n0 a multiple of NR) on this thread. */
+static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
+    if (m0 >= m1 || n0 >= n1) return;
+    int K = g->K;
+    size_t a_floats = (size_t)MC * KC, b_floats = g->Bp ? 0 : (size_t)KC * NC;
+    float *buf = scratch(a_floats + b_floats);
+    if (!buf) { rect_plain(g, m0, m1, n0, n1); return; }
+    float *abuf = buf, *bbuf = buf + a_floats;
+    for (int jc = n0; jc < n1; jc += NC) {
+        int nc = min_i(NC, n1 - jc);
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = min_i(KC, K - pc);
+            const float *bblk;
+            long bstride; /* floats from one B panel to the next */
+            if (g->Bp) {
+                bblk = g->Bp + (long)(jc / NR) * K * NR + (long)pc * NR;
+                bstride = (long)K * NR;
+            } else {
+                pack_b(g->transB, g->B, g->ldb, pc, kc, jc, nc, bbuf);
+                bblk = bbuf;
+                bstride = (long)kc * NR;
+            }
+            int last = pc + kc >= K;
+            epilogue e = {g->alpha, pc == 0 ? g->beta : 1.0f, NULL, last ? g->act : MATMUL_ACT_NONE};
+            for (int ic = m0; ic < m1; ic += MC) {
+                int mc = min_i(MC, m1 - ic);
+                pack_a(g->transA, g->A, g->lda, ic, mc, pc, kc, abuf);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = min_i(NR, nc - jr);
+                    e.bias = last && g->bias ? g->bias + jc + jr : NULL;
+                    const float *bp = bblk + (long)(jr / NR) * bstride;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = min_i(MR, mc - ir);
+                        kernels[mr](kc, abuf + (long)ir * kc, bp, g->C + (long)(ic + ir) * g->ldc + jc + jr,
+                                    g->ldc, nr, &e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* How nt threads tile C: tm row groups x tn column groups. Tall products split rows (each
+ * thread then reads all of B but packs only its own A); short ones split columns, so the
+ * weights are streamed once in total. */
+static void split(int M, int N, int nt, int *tm, int *tn) {
+    int tiles_m = (M + MR - 1) / MR, panels_n = (N + NR - 1) / NR;
+    *tm = 1;
+    *tn = nt;
+    for (int d = nt; d >= 1; d--) {
+        if (nt % d) continue;
+        if (tiles_m >= 4 * d || d == 1) { *tm = d; *tn = nt / d; break; }
+    }
+    while (*tn > 1 && panels_n < *tn) { *tn /= 2; } /* too few panels: leave threads idle */
+}
+
+void gemm_avx512(int transA, int transB, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, const float *Bp,
+                 float beta, float *C, int ldc, const float *bias, int act, int nthreads) {
+    if (M <= 0 || N <= 0) return;
+    gemm_job g = {transA, transB, M, N, K, alpha, beta, A, B, Bp, lda, ldb, ldc, C, bias, act};
+    if (K <= 0 || alpha == 0.0f) { /* no product: C = act(beta*C + bias), A and B unread */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float *c = C + (long)i * ldc + j;
+                *c = act_scalar((beta != 0 ? beta * *c : 0) + (bias ? bias[j] : 0), act);
+            }
+        return;
+    }
+    double flops = 2.0 * M * N * K;
+    int nt = nthreads < 1 ? 1 : nthreads;
+    if (flops < 4e6) nt = 1; /* a parallel region costs more than it saves */
+    int tm, tn;
+    split(M, N, nt, &tm, &tn);
+    nt = tm * tn;
+    if (nt == 1) { rect(&g, 0, M, 0, N); return; }
+    int tiles_m = (M + MR - 1) / MR, panels_n = (N + NR - 1) / NR;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        if (nth == nt) {
+            int ti = t / tn, tj = t % tn;
+            int m0 = (int)((long)tiles_m * ti / tm) * MR, m1 = min_i(M, (int)((long)tiles_m * (ti + 1) / tm) * MR);
+            int n0 = (int)((long)panels_n * tj / tn) * NR, n1 = min_i(N, (int)((long)panels_n * (tj + 1) / tn) * NR);
+            rect(&g, m0, m1, n0, n1);
+        } else if (t == 0) { /* the runtime gave fewer threads (nested region): do it all */
+            rect(&g, 0, M, 0, N);
+        }
+    }
+}

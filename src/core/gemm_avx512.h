@@ -1,0 +1,24 @@
+/* clip.c's own AVX-512 fp32 GEMM: BLIS-style packed panels and a 14x32 register-blocked
+ * micro-kernel. Used by core/matmul.c; nothing else should call it directly. */
+#ifndef CLIP_CORE_GEMM_AVX512_H
+#define CLIP_CORE_GEMM_AVX512_H
+#include <stddef.h>
+
+#define GEMM_MR 14 /* rows of C per micro-tile */
+#define GEMM_NR 32 /* columns of C per micro-tile = width of a packed B panel (2 zmm) */
+
+/* 1 if this CPU (and OS) runs AVX-512F code; checked once. */
+int gemm_avx512_available(void);
+
+/* Floats a packed op(B)[K,N] takes: ceil(N/NR) panels of K x NR, zero padded. */
+size_t gemm_avx512_packed_size(int K, int N);
+/* Packs op(B) (K x N; transB: B is stored N x K) into dst (64-byte aligned, packed_size floats). */
+void gemm_avx512_pack_b(int transB, int K, int N, const float *B, int ldb, float *dst);
+
+/* C[M,N] = act(alpha * op(A) op(B) + beta * C + bias), row-major. Bp (may be NULL) is op(B)
+ * already packed by gemm_avx512_pack_b; then B/ldb/transB are ignored. bias: N floats or NULL.
+ * act: a matmul_act. nthreads: OpenMP threads to use (>= 1). */
+void gemm_avx512(int transA, int transB, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, const float *Bp,
+                 float beta, float *C, int ldc, const float *bias, int act, int nthreads);
+#endif
