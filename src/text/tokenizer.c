@@ -141,11 +141,15 @@ static size_t decode_utf8(const unsigned char *s, size_t n, u32vec *out) {
 /* ---------------------------------------------------------------- pre-tokenizer */
 /* The reference regex (regex module, IGNORECASE), on lower-cased text:
  *   <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
- * Under IGNORECASE U+017F (long s) matches 's', and U+0345 (a mark whose case partners are
- * Greek iota) counts as a letter; no other lower-case code point folds onto these patterns. */
+ * IGNORECASE details of the regex module: literals match any case partner, so U+017F (long
+ * s) matches 's'. A one-item class [\p{L}] compiles to a plain property test (no case
+ * partners), but the three-item negated class tests every case partner: U+0345 (a mark whose
+ * partners are Greek iota) is in neither, so no alternative matches it and it is skipped
+ * like a space. No other lower-case code point folds onto these patterns. */
+static inline int is_skipped(uint32_t c) { return text_re_space(c) || c == 0x345; }
+
 static inline int is_letter(uint32_t c) {
     if (c < 128) return (c | 32) >= 'a' && (c | 32) <= 'z';
-    if (c == 0x345) return 1;
     utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
     return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
 }
@@ -227,12 +231,12 @@ static int pretokenize(clip_tokenizer *t, const uint32_t *s, size_t n, size_t li
                 while (i + len < n && is_letter(s[i + len])) len++;
             } else if (is_number(c)) {
                 len = 1;
-            } else if (text_re_space(c)) {
+            } else if (is_skipped(c)) {
                 i++;
                 continue;
             } else {
                 len = 1;
-                while (i + len < n && !text_re_space(s[i + len]) && !is_letter(s[i + len]) && !is_number(s[i + len])) len++;
+                while (i + len < n && !is_skipped(s[i + len]) && !is_letter(s[i + len]) && !is_number(s[i + len])) len++;
             }
         }
         if (emit_word(t, s + i, len, out, w)) return -1;
