@@ -205,6 +205,26 @@ int clip_preprocess_files(const char *const *paths, int n, int size, const clip_
 
 
 /* ---------------------------------------------------------------- zero-shot */
+/* Zero-shot classification with prompt ensembles, as the CLIP paper does it: every template
+ * filled with each class name is encoded and L2-normalised, the mean over templates is
+ * normalised again; logits = exp(logit_scale) (capped at 100) x image . class; softmax. */
+typedef struct clip_classifier clip_classifier;
+
+/* Templates hold exactly one "{}" where the label goes. Long prompts are truncated to the
+ * context (as open_clip does). */
+clip_classifier *clip_classifier_build(clip_model *m, clip_tokenizer *tok, const char *const *labels, int n_labels,
+                                       const char *const *templates, int n_templates, clip_error *err);
+/* Class embeddings [n_classes, dim] with the labels and logit scale, written atomically. */
+int clip_classifier_save(const clip_classifier *c, const char *path, clip_error *err);
+clip_classifier *clip_classifier_load(const char *path, clip_error *err);
+void clip_classifier_free(clip_classifier *c);
+int clip_classifier_num_classes(const clip_classifier *c);
+int clip_classifier_dim(const clip_classifier *c);
+const char *clip_classifier_label(const clip_classifier *c, int i);
+const float *clip_classifier_embeddings(const clip_classifier *c);
+/* image_features [n, dim] (raw or normalised) -> probs [n, n_classes]. */
+int clip_classify(const clip_classifier *c, const float *image_features, int n, float *probs, clip_error *err);
+
 
 #ifdef __cplusplus
 }
