@@ -39,6 +39,8 @@ $(BUILD)/libclip.a: $(LIB_OBJ)
 $(BUILD)/libclip.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
 
+$(BUILD)/obj/tools/clip/main.o: CFLAGS += -DCLIP_DATA_DIR=\"$(PREFIX)/share/clip\"
+
 $(BUILD)/clip: $(TOOL_OBJ) $(BUILD)/libclip.a
 	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libclip.a $(LDFLAGS) $(LIBS)
 
