@@ -73,6 +73,8 @@ void data_sample_rng(clip_rng *r, uint64_t seed, int epoch, long pos);
 /* Random resized crop of a float [3,S,S] image (scale lo..hi, ratio 3/4..4/3), bilinear, in place. */
 void data_random_resized_crop(float *img, int S, clip_rng *r, float lo, float hi);
 
+const data_source *dataset_source(const clip_dataset *d);
+
 /* Prefetching loader: worker threads fill batches ahead of the compute. */
 typedef struct data_loader data_loader;
 data_loader *loader_new(const data_source *d, int B, uint64_t seed, int augment, int workers, int depth, int epoch,
