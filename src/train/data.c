@@ -338,3 +338,12 @@ void loader_free(data_loader *l) {
     free(l->slots); free(l->threads); free(l->px); free(l->tok); free(l->order);
     free(l);
 }
+
+/* Manifests and tar shards need image decoding and the tokenizer, which live in other parts
+ * of the library (include/clip.h: images, tokenizer); until those are in, only arrays load. */
+clip_dataset *clip_dataset_open(const char *path, int image_size, int context_length, clip_error *err) {
+    (void)image_size; (void)context_length;
+    clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: manifests and tar shards need the image decoder and tokenizer, not in this build yet; "
+              "give preprocessed arrays (--pixels/--tokens)", path);
+    return NULL;
+}
