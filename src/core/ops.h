@@ -23,9 +23,10 @@ void bias_backward(float *dbias, const float *dout, int N, int OC);
 /* Multi-head self-attention over packed qkv[B,T,3C] (q | k | v, heads contiguous in each).
  * probs[B,NH,T,T] is kept for backward; out[B,T,C]. causal masks keys after the query. */
 void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int NH, int causal);
-/* dqkv[B,T,3C] = gradient of the packed q|k|v from dout[B,T,C], using the saved probs. */
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs, int B, int T, int C, int NH,
-                        int causal);
+/* dqkv[B,T,3C] = gradient of the packed q|k|v from dout[B,T,C], using the saved probs;
+ * dp: scratch of B·NH·T·T floats. */
+void attention_backward(float *dqkv, float *dp, const float *dout, const float *qkv, const float *probs, int B, int T, int C,
+                        int NH, int causal);
 /* QuickGELU x·σ(1.702x) (OpenAI) or exact erf GELU (LAION / HF "gelu"). */
 void act_forward(float *out, const float *inp, size_t n, int kind);
 /* dinp[n] = dout[n] · act'(inp[n]) (dinp may alias dout). */

@@ -68,46 +68,33 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
     if (dbias) bias_backward(dbias, dout, N, OC);
 }
 
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs, int B, int T, int C, int NH,
-                        int causal) {
+/* GEMMs per (batch, head) as in the forward: dV = Pᵀ·dO and dP = dO·Vᵀ, then the softmax
+ * backward dS = P∘(dP − rowsum(P∘dP))·scale in parallel over rows, then dQ = dS·K, dK = dSᵀ·Q.
+ * Masked entries have P = 0, so dS is 0 there too. */
+void attention_backward(float *dqkv, float *dp, const float *dout, const float *qkv, const float *probs, int B, int T, int C,
+                        int NH, int causal) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(2) schedule(static)
+    (void)causal;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            const float *base = qkv + (size_t)b * T * C3 + h * hs;
-            float *dbase = dqkv + (size_t)b * T * C3 + h * hs;
-            const float *P = probs + ((size_t)b * NH + h) * T * T;
-            float *dp = malloc((size_t)T * sizeof *dp);
-            for (int t = 0; t < T; t++) {
-                float *r = dbase + (size_t)t * C3;
-                memset(r, 0, hs * sizeof *r);
-                memset(r + C, 0, hs * sizeof *r);
-                memset(r + 2 * C, 0, hs * sizeof *r);
-            }
-            for (int t = 0; t < T; t++) {
-                const float *q = base + (size_t)t * C3, *row = P + (size_t)t * T;
-                const float *dy = dout + ((size_t)b * T + t) * C + h * hs;
-                float *dq = dbase + (size_t)t * C3;
-                int tk = causal ? t + 1 : T;
-                float sum = 0;
-                for (int u = 0; u < tk; u++) {
-                    const float *v = base + (size_t)u * C3 + 2 * C;
-                    float *dv = dbase + (size_t)u * C3 + 2 * C;
-                    float s = 0, p = row[u];
-                    for (int d = 0; d < hs; d++) { s += dy[d] * v[d]; dv[d] += p * dy[d]; }
-                    dp[u] = s;
-                    sum += p * s;
-                }
-                /* softmax backward, then the scaled dot product */
-                for (int u = 0; u < tk; u++) {
-                    float ds = row[u] * (dp[u] - sum) * scale;
-                    const float *k = base + (size_t)u * C3 + C;
-                    float *dk = dbase + (size_t)u * C3 + C;
-                    for (int d = 0; d < hs; d++) { dq[d] += ds * k[d]; dk[d] += ds * q[d]; }
-                }
-            }
-            free(dp);
+            size_t bh = ((size_t)b * NH + h) * T * T, off = (size_t)b * T * C3 + h * hs;
+            const float *dO = dout + (size_t)b * T * C + h * hs;
+            matmul(1, 0, T, hs, T, 1.0f, probs + bh, T, dO, C, 0.0f, dqkv + off + 2 * C, C3);
+            matmul(0, 1, T, T, hs, 1.0f, dO, C, qkv + off + 2 * C, C3, 0.0f, dp + bh, T);
+        }
+    #pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < (size_t)B * NH * T; r++) {
+        const float *p = probs + r * T;
+        float *d = dp + r * T, sum = 0;
+        for (int u = 0; u < T; u++) sum += p[u] * d[u];
+        for (int u = 0; u < T; u++) d[u] = p[u] * (d[u] - sum) * scale;
+    }
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            size_t bh = ((size_t)b * NH + h) * T * T, off = (size_t)b * T * C3 + h * hs;
+            matmul(0, 0, T, hs, T, 1.0f, dp + bh, T, qkv + off + C, C3, 0.0f, dqkv + off, C3);
+            matmul(1, 0, T, hs, T, 1.0f, dp + bh, T, qkv + off, C3, 0.0f, dqkv + off + C, C3);
         }
 }
 

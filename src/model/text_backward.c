@@ -9,7 +9,7 @@
 
 size_t text_backward_scratch_size(const clip_config *c, int B) {
     size_t T = c->context_length, W = c->text_width;
-    return (size_t)B * T * W + tf_grad_scratch_size(B, (int)T, (int)W) + 3 * (size_t)B * W + 2 * (size_t)B;
+    return (size_t)B * T * W + tf_grad_scratch_size(B, (int)T, (int)W, c->text_heads) + 3 * (size_t)B * W + 2 * (size_t)B;
 }
 
 void text_backward(const clip_model *m, const clip_params *g, const text_acts *a, const int32_t *tokens,
@@ -18,7 +18,7 @@ void text_backward(const clip_model *m, const clip_params *g, const text_acts *a
     const clip_params *w = &m->p;
     int B = a->B, T = a->T, W = c->text_width, E = c->embed_dim, L = c->text_layers, ctx = c->context_length;
     size_t n = (size_t)B * T * W;
-    float *dres = scratch, *tfs = dres + n, *dpool = tfs + tf_grad_scratch_size(B, T, W);
+    float *dres = scratch, *tfs = dres + n, *dpool = tfs + tf_grad_scratch_size(B, T, W, c->text_heads);
     float *xg = dpool + (size_t)B * W, *dxg = xg + (size_t)B * W, *mg = dxg + (size_t)B * W, *rg = mg + B;
     /* feat = pooled · proj */
     matmul(1, 0, W, E, B, 1.0f, a->pooled, W, dfeat, E, 1.0f, g->t_proj, E);

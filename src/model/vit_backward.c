@@ -8,7 +8,7 @@
 
 size_t vit_backward_scratch_size(const clip_config *c, int B) {
     size_t G = c->image_size / c->patch_size, T = G * G + 1, W = c->vision_width;
-    return (size_t)B * T * W + tf_grad_scratch_size(B, (int)T, (int)W) + 2 * (size_t)B * W;
+    return (size_t)B * T * W + tf_grad_scratch_size(B, (int)T, (int)W, c->vision_heads) + 2 * (size_t)B * W;
 }
 
 void vit_backward(const clip_model *m, const clip_params *g, const vit_acts *a, const float *dfeat, float *scratch) {
@@ -17,7 +17,7 @@ void vit_backward(const clip_model *m, const clip_params *g, const vit_acts *a, 
     int B = a->B, P = c->patch_size, G = c->image_size / P, GG = G * G, T = GG + 1, W = c->vision_width, E = c->embed_dim;
     int K = 3 * P * P, L = c->vision_layers;
     size_t n = (size_t)B * T * W;
-    float *dres = scratch, *tfs = dres + n, *dln = tfs + tf_grad_scratch_size(B, T, W), *dcls = dln + (size_t)B * W;
+    float *dres = scratch, *tfs = dres + n, *dln = tfs + tf_grad_scratch_size(B, T, W, c->vision_heads), *dcls = dln + (size_t)B * W;
     /* feat = ln_post(cls) · proj */
     matmul(1, 0, W, E, B, 1.0f, a->lnpost, W, dfeat, E, 1.0f, g->v_proj, E);
     matmul(0, 1, B, W, E, 1.0f, dfeat, E, w->v_proj, E, 0.0f, dln, W);
