@@ -89,6 +89,55 @@ int clip_encode_text(clip_model *m, const int32_t *tokens, int n, float *out, cl
 /* L2-normalises each of n rows of length d in place. */
 void clip_normalize(float *x, int n, int d);
 
+/* ---------------------------------------------------------------- training */
+/* Contrastive training and fine-tuning (docs/training.md). One struct holds every knob of a
+ * run; clip_train_opts_defaults fills open_clip's defaults. */
+typedef struct clip_train_opts {
+    int batch_size;          /* pairs per optimizer step (the contrastive batch) */
+    int accum_steps;         /* micro-batches per step (exact: features of the whole batch meet in the loss) */
+    long steps;              /* optimizer steps of the run (the schedule's length) */
+    long warmup_steps;       /* linear warmup: lr·(s+1)/warmup, then cosine decay to 0 */
+    float lr, beta1, beta2, eps, weight_decay;
+    float grad_clip;         /* max global L2 norm of the gradient; 0: off */
+    int lock_image, lock_text;   /* freeze a tower (its gradient is not even computed) */
+    uint64_t seed;           /* shuffling and augmentation */
+    int augment;             /* random resized crop, scale 0.9-1.0 (open_clip's default) */
+    int workers;             /* data threads (decode + augment ahead of the compute) */
+    int prefetch;            /* batches prepared ahead */
+    long eval_every;         /* held-out loss every N steps (0: only at the end, if a set is given) */
+    long ckpt_every;         /* checkpoint every N steps (0: only at the end) */
+    const char *ckpt_path;   /* checkpoint file (written atomically), NULL: none */
+    const char *resume_path; /* checkpoint to resume from (model, optimizer, step, data position) */
+    long stop_after;         /* stop (after checkpointing) once this step is reached; 0: run to steps */
+} clip_train_opts;
+void clip_train_opts_defaults(clip_train_opts *o);
+
+/* A training set: pairs of (image, caption), optionally with a group id per pair (at most one
+ * pair per group in a batch). */
+typedef struct clip_dataset clip_dataset;
+/* From arrays: pixels float32 [N,3,S,S] (preprocessed) or uint8 [N,S,S,3]; tokens int32 [N,ctx];
+ * groups int32 [N] or NULL. */
+clip_dataset *clip_dataset_from_npy(const char *pixels_npy, const char *tokens_npy, const char *groups_npy, clip_error *err);
+/* A manifest (TSV: image path, caption[, group]) or a directory of WebDataset tar shards. */
+clip_dataset *clip_dataset_open(const char *path, int image_size, int context_length, clip_error *err);
+int clip_dataset_size(const clip_dataset *d);
+void clip_dataset_free(clip_dataset *d);
+
+typedef struct clip_train_progress {
+    long step, steps;        /* optimizer steps done / of the run */
+    float loss, lr, logit_scale, grad_norm;
+    double samples_per_s, eta_s;
+    int epoch;
+    int event;               /* 0: a step; 1: held-out loss in eval_loss; 2: checkpoint written */
+    float eval_loss;
+} clip_train_progress;
+/* Called after each step and event; a nonzero return stops the run (after a checkpoint). */
+typedef int (*clip_train_cb)(void *ud, const clip_train_progress *p);
+
+/* Trains m in place on train (val may be NULL). */
+int clip_train(clip_model *m, const clip_train_opts *o, const clip_dataset *train, const clip_dataset *val,
+               clip_train_cb cb, void *ud, clip_error *err);
+
 /* ---------------------------------------------------------------- tokenizer */
 typedef struct clip_tokenizer clip_tokenizer;
 

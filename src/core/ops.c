@@ -34,39 +34,33 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
     }
 }
 
+/* Per (batch, head): scores = scale·Q·Kᵀ and out = P·V as GEMMs over strided views of qkv
+ * (rows 3C apart), with the softmax between them in parallel over rows. */
 void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int NH, int causal) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             const float *base = qkv + (size_t)b * T * C3 + h * hs;
-            float *P = probs + ((size_t)b * NH + h) * T * T;
-            for (int t = 0; t < T; t++) {
-                const float *q = base + (size_t)t * C3;
-                float *row = P + (size_t)t * T;
-                int tk = causal ? t + 1 : T;
-                float maxv = -INFINITY;
-                for (int u = 0; u < tk; u++) {
-                    const float *k = base + (size_t)u * C3 + C;
-                    float s = 0;
-                    for (int d = 0; d < hs; d++) s += (q[d] * scale) * k[d];
-                    row[u] = s;
-                    if (s > maxv) maxv = s;
-                }
-                float sum = 0;
-                for (int u = 0; u < tk; u++) { row[u] = expf(row[u] - maxv); sum += row[u]; }
-                float inv = 1.0f / sum;
-                for (int u = 0; u < tk; u++) row[u] *= inv;
-                for (int u = tk; u < T; u++) row[u] = 0;
-                float *o = out + ((size_t)b * T + t) * C + h * hs;
-                memset(o, 0, hs * sizeof *o);
-                for (int u = 0; u < tk; u++) {
-                    const float *v = base + (size_t)u * C3 + 2 * C;
-                    float p = row[u];
-                    for (int d = 0; d < hs; d++) o[d] += p * v[d];
-                }
-            }
+            matmul(0, 1, T, T, hs, scale, base, C3, base + C, C3, 0.0f, probs + ((size_t)b * NH + h) * T * T, T);
+        }
+    #pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < (size_t)B * NH * T; r++) {
+        float *row = probs + r * T;
+        int t = (int)(r % T), tk = causal ? t + 1 : T;
+        float maxv = -INFINITY;
+        for (int u = 0; u < tk; u++) if (row[u] > maxv) maxv = row[u];
+        float sum = 0;
+        for (int u = 0; u < tk; u++) { row[u] = expf(row[u] - maxv); sum += row[u]; }
+        float inv = 1.0f / sum;
+        for (int u = 0; u < tk; u++) row[u] *= inv;
+        for (int u = tk; u < T; u++) row[u] = 0;
+    }
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const float *base = qkv + (size_t)b * T * C3 + h * hs;
+            matmul(0, 0, T, hs, T, 1.0f, probs + ((size_t)b * NH + h) * T * T, T, base + 2 * C, C3, 0.0f,
+                   out + (size_t)b * T * C + h * hs, C);
         }
 }
 

@@ -308,3 +308,7 @@ int clip_encode_text(clip_model *m, const int32_t *tokens, int n, float *out, cl
     }
     return 0;
 }
+
+/* OpenAI's CLIP(...) arguments as JSON (malloc'd), the "config" metadata of our checkpoints;
+ * training checkpoints write it beside their optimizer state. */
+char *model_config_json(const clip_config *c) { return config_meta(c); }

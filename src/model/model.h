@@ -36,6 +36,10 @@ size_t vit_acts_size(const clip_config *c, int B, int slots);
 void vit_acts_bind(vit_acts *a, float *block, const clip_config *c, int B, int slots);
 /* pixels [B,3,S,S] -> a->feat [B,E] (also copied to out if non-NULL). */
 void vit_forward(const clip_model *m, vit_acts *a, const float *pixels, int B, float *out);
+/* Backward of vit_forward run with slots == vision_layers (model/vit_backward.c): from
+ * dfeat[B,E], accumulates into the gradient block g (laid out like m->p). */
+size_t vit_backward_scratch_size(const clip_config *c, int B);
+void vit_backward(const clip_model *m, const clip_params *g, const vit_acts *a, const float *dfeat, float *scratch);
 
 /* Text tower activations for B rows, sized for the full context. */
 typedef struct text_acts {
@@ -54,6 +58,11 @@ void text_acts_bind(text_acts *a, float *block, const clip_config *c, int B, int
 int text_pool_index(const clip_config *c, const int32_t *row);
 /* tokens [B,ctx] -> a->feat [B,E]. full_ctx runs every position (else stop at the last EOT). */
 void text_forward(const clip_model *m, text_acts *a, const int32_t *tokens, int B, int full_ctx, float *out);
+/* Backward of text_forward run with slots == text_layers (model/text_backward.c), over the same
+ * a->T positions the forward ran: those after the batch's last EOT never reach the loss. */
+size_t text_backward_scratch_size(const clip_config *c, int B);
+void text_backward(const clip_model *m, const clip_params *g, const text_acts *a, const int32_t *tokens,
+                   const float *dfeat, float *scratch);
 
 /* Architecture inference (model/config.c). */
 struct st_file;
@@ -62,6 +71,8 @@ int config_from_checkpoint(const struct st_file *f, const char *config_json, cli
 int weights_load(clip_model *m, const struct st_file *f, clip_error *err);
 /* Saves a parameter block laid out like m (its own, or an EMA / gradient block) with extra metadata. */
 int clip_model_save_with(const clip_model *m, const float *block, const char *path, const char *const *extra_meta, int n_extra, clip_error *err);
+/* The "config" metadata JSON our checkpoints carry (malloc'd; NULL when out of memory). */
+char *model_config_json(const clip_config *c);
 /* Allocates the table and block for cfg. */
 clip_model *model_alloc(const clip_config *cfg, clip_error *err);
 #endif

@@ -33,4 +33,11 @@ typedef struct tf_shape { int L, B, T, C, NH, causal, act; } tf_shape;
 /* Runs L blocks over x[B,T,C]; returns a pointer to the output (inside a). */
 const float *transformer_forward(const tf_weights *w, tf_acts *a, const float *x, tf_shape s,
                                  clip_act_hook hook, void *ud, const char *prefix);
+
+/* Backward of transformer_forward (model/transformer_backward.c); needs a->slots == s.L.
+ * dres[B*T*C]: in, the gradient of the output; out, the gradient of the input x.
+ * dw: gradient pointers laid out like w (accumulated). scratch: tf_grad_scratch_size floats. */
+size_t tf_grad_scratch_size(int B, int T, int C, int NH);
+void transformer_backward(const tf_weights *w, const tf_weights *dw, const tf_acts *a, const float *x, float *dres,
+                          float *scratch, tf_shape s);
 #endif
