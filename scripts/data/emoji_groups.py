@@ -30,7 +30,7 @@ ALIASES = {
     (0x1F46A,): (MULTI,),                      # family
     (0x1F46B,): (MULTI, 0x1F91D), (0x1F46C,): (MULTI, 0x1F91D),
     (0x1F46D,): (MULTI, 0x1F91D),              # ... holding hands
-    (0x1F48F,): (MULTI, 0x1F48B, 0x2764),      # kiss
+    (0x1F48F,): (MULTI, 0x2764, 0x1F48B),      # kiss (sorted, as concept_key sorts)
     (0x1F491,): (MULTI, 0x2764),               # couple with heart
 }
 
@@ -148,9 +148,10 @@ def captions(label, tags, subcategory):
 
 
 def tux_caption_key(sentence):
-    """'A hedgehog.' -> 'hedgehog': a Tux Paint caption reduced for an exact
+    """'A hedgehog.' -> 'hedgehog', '“Hospital”.' -> 'hospital': a Tux Paint caption
+    without end punctuation, quotes and a leading article, lower-cased, for an exact
     comparison with a lower-cased CLDR label."""
-    s = sentence.strip().rstrip(".").strip().lower()
+    s = sentence.strip().rstrip(".!").strip().strip("\u201c\u201d\"").strip().lower()
     for art in ("a ", "an ", "the "):
         if s.startswith(art):
             s = s[len(art):]
