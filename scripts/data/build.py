@@ -32,6 +32,9 @@ RENDERED = ("openmoji", "openmoji-black", "fluent3d")
 EMOJI_STYLES = SHEET_VENDORS + RENDERED
 ALL_STYLES = EMOJI_STYLES + ("tuxpaint",)
 TRAIN_STYLES = ("google", "twitter")   # their licences allow shipping a model trained on them
+OUTPUT_FILES = ("VERSION", "SHA256SUMS", "concepts.tsv", "train.tsv", "val.tsv", "test.tsv",
+                "flag.tsv", "captions.tsv", "tuxpaint.tsv", "styles.tsv", "baseline.json",
+                "stats.json")
 SHEET_SIZE = 32
 BG = 255                 # every image is composited onto white
 
@@ -539,9 +542,12 @@ def main():
     out, raw = args.out, os.path.join(args.out, "raw")
     sources = read_sources(here)
     t0 = time.time()
-    # Not complete until VERSION is written again at the very end.
-    for n in ("VERSION",):
-        if os.path.exists(os.path.join(out, n)):
+    # Not complete until VERSION is written again at the very end; the old tables go too,
+    # so that no table outlives the images it names while a style is rebuilt.
+    os.makedirs(out, exist_ok=True)
+    names = os.listdir(out)
+    for n in ["VERSION"] + sorted(n for n in names if n != "VERSION"):
+        if n in names and (n in OUTPUT_FILES or n.endswith(".tsv") and n[:-4] in ALL_STYLES):
             os.remove(os.path.join(out, n))
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     for n in os.listdir(os.path.join(out, "images")):

@@ -33,8 +33,8 @@ fetch_one() {  # name kind spec file sha256 bytes
     case $kind in
       npm)
         command -v npm >/dev/null || { rm -rf "$tmp"; die "npm is missing; run scripts/data/deps.sh as root"; }
-        if ! (cd "$tmp" && npm pack "$spec" --silent >/dev/null 2>npm.err); then
-          sed 's/^/  npm: /' "$tmp/npm.err" | tail -5 >&2; rm -rf "$tmp"
+        if ! (cd "$tmp" && npm pack "$spec" --loglevel=error >/dev/null 2>npm.err); then
+          sed "s/^/  /" "$tmp/npm.err" | head -4 >&2; rm -rf "$tmp"
           die "npm pack $spec failed (no network, or the npm registry is unreachable?)"
         fi ;;
       deb)
