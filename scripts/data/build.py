@@ -471,16 +471,18 @@ def baseline(out, emoji, split, styles, tux_rows):
     an emoji of the same concept (concept R@1). Base emoji of non-flag concepts only."""
     emoji_styles = [s for s in EMOJI_STYLES if s in styles]
     res = {"metric": "L2 nearest neighbour on raw RGB pixels in [0,1], 32x32, "
-                     "composited on white; base emoji of non-flag concepts; gallery = the "
-                     "emoji present in both styles", "pairs": []}
-    base = [r for r in emoji if r.variant == "base" and split[r.concept] != "flag"]
+                     "composited on white; base emoji; gallery = the emoji of the split "
+                     "present in both styles; split 'all' = train+val+test (no flags)",
+           "pairs": []}
+    base = [r for r in emoji if r.variant == "base"]
     concept = {r.eid: r.concept for r in base}
     pix = {}
     for s in emoji_styles:
         have = [r.eid for r in base if present(out, s, r.eid)]
         pix[s] = dict(zip(have, load_pixels(out, s, have)))
-    for part in ("test", "all"):
-        sel = [r.eid for r in base if part == "all" or split[r.concept] == part]
+    for part in ("test", "all", "flag"):
+        sel = [r.eid for r in base if split[r.concept] == part
+               or part == "all" and split[r.concept] != "flag"]
         for qs in emoji_styles:
             for gs in emoji_styles:
                 if qs == gs:
@@ -497,6 +499,7 @@ def baseline(out, emoji, split, styles, tux_rows):
                                      "concept_r1": round(chit / len(common), 4),
                                      "chance": round(1.0 / len(common), 4)})
     # Tux Paint stamps matched to a concept -> that concept's emoji, one per matched concept.
+    base = [r for r in base if split[r.concept] != "flag"]
     if "tuxpaint" in styles and tux_rows:
         for gs in [s for s in ("google", "twitter") if s in styles]:
             q = [(t[0], t[2]) for t in tux_rows if t[2]]
