@@ -381,6 +381,8 @@ def build_tables(out, emoji, groups, split, styles, args):
     rows = []
     for cid in sorted(groups, key=lambda c: groups[c][0]["sort_order"]):
         base = [r for r in by_concept[cid] if r.variant == "base"]
+        rep_eid = groups[cid][0]["image"][:-4]          # the member the concept is named after
+        base.sort(key=lambda r: r.eid != rep_eid)
         rep = base[0]
         rows.append((cid, split[cid], rep.label, ", ".join(rep.tags), rep.category,
                      rep.subcategory, len(base), " ".join(r.eid for r in base)))

@@ -203,7 +203,11 @@ class Build(unittest.TestCase):
         self.assertEqual(a[5, 5, 2], 100)                    # google's opaque colour kept
 
     def test_manifests(self):
-        concepts = {r[0]: r[1] for r in self.tsv("concepts.tsv")}
+        rows = {r[0]: r for r in self.tsv("concepts.tsv")}
+        self.assertEqual(rows["student"][2], "student")              # the base emoji's label
+        self.assertEqual(rows["people_holding_hands"][2], "people holding hands")
+        self.assertEqual(rows["student"][7].split()[0], "1f9d1-200d-1f393")
+        concepts = {c: r[1] for c, r in rows.items()}
         self.assertEqual(len(concepts), 24)
         self.assertEqual(sorted(c for c, s in concepts.items() if s == "flag"), ["flag-la", "gb"])
         seen = {}
