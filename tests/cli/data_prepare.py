@@ -1,6 +1,6 @@
 """Offline tests of the data preparation (scripts/data): concept grouping, the split,
 caption templates, Tux Paint caption matching, alpha compositing, and one end-to-end
-build of a tiny data set from the fixture in tests/data/data/ (42 real emoji.json
+build of a tiny data set from the fixture in tests/data/data/ (45 real emoji.json
 entries with their openmoji.json labels; the sprite sheets are drawn here).
 Run by tests/cli/data_prepare.sh with Debian's /usr/bin/python3."""
 import json
@@ -43,6 +43,7 @@ class Grouping(unittest.TestCase):
         self.same("1F9D2", "1F466", "1F467")
         self.same("1F9D3", "1F474", "1F475")
         self.same("1F385", "1F936", "1F9D1-200D-1F384")
+        self.same("1F9D1-200D-1F9B0", "1F468-200D-1F9B0", "1F469-200D-1F9B0")
 
     def test_people_sequences(self):
         self.same("1F46A", "1F468-200D-1F469-200D-1F466")                          # family
@@ -62,17 +63,19 @@ class Grouping(unittest.TestCase):
         self.assertEqual(self.of["1F469-200D-1F393"], "student")
         self.assertEqual(self.of["1F46B"], "people_holding_hands")
         self.assertEqual(self.of["1F475"], "older_adult")
+        self.assertEqual(self.of["1F468-200D-1F9B0"], "red_haired_person")   # not 'man: red hair'
         self.assertEqual(self.groups["student"][0]["unified"], "1F9D1-200D-1F393")
 
     def test_every_record_in_one_group(self):
         n = sum(len(m) for m in self.groups.values())
         self.assertEqual(n, len(self.recs))
         self.assertEqual(len(self.of), len(self.recs))
-        # 41 non-component fixture emoji form exactly these many concepts (counted by hand):
+        # 44 non-component fixture emoji form exactly these many concepts (counted by hand):
         # grinning, student, runner, family, kiss, couple_with_heart, people_holding_hands,
         # child, adult, arrow_right, female_sign, male_sign, 2 country flags, pirate flag,
-        # rainbow flag, santa, cat, black_cat, heart, hedgehog, wave, hash, older_adult.
-        self.assertEqual(len(self.groups), 24)
+        # rainbow flag, santa, cat, black_cat, heart, hedgehog, wave, hash, older_adult,
+        # red_haired_person.
+        self.assertEqual(len(self.groups), 25)
 
 
 class Split(unittest.TestCase):
@@ -154,8 +157,8 @@ class Build(unittest.TestCase):
         for vi, vendor in enumerate(("google", "twitter")):
             d = os.path.join(eds, "img", vendor, "sheets")
             os.makedirs(d)
-            sheet = np.zeros((19 * 34, 16 * 34, 4), np.uint8)
-            for y in range(19):
+            sheet = np.zeros((20 * 34, 16 * 34, 4), np.uint8)
+            for y in range(20):
                 for x in range(16):
                     c = sheet[y * 34 + 1:y * 34 + 33, x * 34 + 1:x * 34 + 33]
                     c[:, :16] = (x * 10, y * 10, 100 + vi * 50, 255)
@@ -192,9 +195,9 @@ class Build(unittest.TestCase):
 
     def test_images_composited(self):
         rows = self.tsv("google.tsv")
-        # 41 base emoji + skin variants of those with them, all in google's fixture sheet.
-        self.assertEqual(sum(1 for r in rows if r[4] == "base"), 41)
-        self.assertEqual(len(rows), 41 + 250)
+        # 44 base emoji + skin variants of those with them, all in google's fixture sheet.
+        self.assertEqual(sum(1 for r in rows if r[4] == "base"), 44)
+        self.assertEqual(len(rows), 44 + 265)
         img = Image.open(os.path.join(self.out, rows[0][0]))
         self.assertEqual((img.mode, img.size), ("RGB", (32, 32)))
         a = np.asarray(img)
@@ -207,8 +210,9 @@ class Build(unittest.TestCase):
         self.assertEqual(rows["student"][2], "student")              # the base emoji's label
         self.assertEqual(rows["people_holding_hands"][2], "people holding hands")
         self.assertEqual(rows["student"][7].split()[0], "1f9d1-200d-1f393")
+        self.assertEqual(rows["red_haired_person"][2], "person: red hair")   # not the first in order
         concepts = {c: r[1] for c, r in rows.items()}
-        self.assertEqual(len(concepts), 24)
+        self.assertEqual(len(concepts), 25)
         self.assertEqual(sorted(c for c, s in concepts.items() if s == "flag"), ["flag-la", "gb"])
         seen = {}
         for part in ("train", "val", "test", "flag"):
@@ -219,9 +223,9 @@ class Build(unittest.TestCase):
                 self.assertTrue(os.path.exists(os.path.join(self.out, path)))
                 seen.setdefault(group, set()).add(part)
         self.assertEqual(set(seen), set(concepts))
-        # Without --skins the manifests hold base emoji only: 41 per style.
+        # Without --skins the manifests hold base emoji only: 44 per style.
         n = sum(len(self.tsv(p + ".tsv")) for p in ("train", "val", "test", "flag"))
-        self.assertEqual(n, 2 * 41)
+        self.assertEqual(n, 2 * 44)
         caps = self.tsv("captions.tsv")
         self.assertIn(["images/google/1f468-200d-1f393.png", "man student (person role)", "student",
                        concepts["student"]], caps)
@@ -236,7 +240,7 @@ class Build(unittest.TestCase):
         # A changed setting that touches only the manifests leaves the images alone.
         self.run_build("--skins")
         n = sum(len(self.tsv(p + ".tsv")) for p in ("train", "val", "test", "flag"))
-        self.assertEqual(n, 2 * 291)
+        self.assertEqual(n, 2 * (44 + 265))
         self.run_build()
 
 
