@@ -76,10 +76,14 @@ install: all
 	cp -r data/. $(DESTDIR)$(PREFIX)/share/clip/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(LIBS)|g' scripts/clip.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/clip.pc
 
+# The emoji image-text data set (network: npm registry and a Debian mirror); see docs/data.md.
+data:
+	bash scripts/data/prepare.sh
+
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all test bench asan fuzz install clean
+.PHONY: all test bench asan fuzz install clean data
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
 
 # Files linked into the library with .incbin (the compiler cannot see these dependencies).
