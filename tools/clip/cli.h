@@ -19,7 +19,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_index(int argc, char **argv);
-int cmd_search(int argc, char **argv);
+int cmd_search(int argc, char **argv);   /* in cmd_index.c */
 
 /* Prints "clip VERB: message" to stderr and returns EXIT_BAD. */
 int cli_fail(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

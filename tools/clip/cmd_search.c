@@ -1,9 +1,0 @@
-/* clip search: not built yet (see the issue that owns it). */
-#include <stdio.h>
-#include "cli.h"
-
-int cmd_search(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "clip search: not implemented yet\n");
-    return EXIT_USAGE;
-}
