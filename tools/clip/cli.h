@@ -17,7 +17,6 @@ int cmd_zeroshot(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
-int cmd_data(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);   /* in cmd_index.c */
 

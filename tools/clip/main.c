@@ -18,7 +18,6 @@ static const verb VERBS[] = {
     {"init", cmd_init, "write a freshly initialised model"},
     {"train", cmd_train, "contrastive training and fine-tuning"},
     {"eval", cmd_eval, "retrieval and zero-shot evaluation"},
-    {"data", cmd_data, "fetch and prepare the emoji datasets"},
     {"index", cmd_index, "build a search index over a folder of images"},
     {"search", cmd_search, "search an image index with text"},
 };

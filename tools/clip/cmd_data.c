@@ -1,9 +1,0 @@
-/* clip data: not built yet (see the issue that owns it). */
-#include <stdio.h>
-#include "cli.h"
-
-int cmd_data(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "clip data: not implemented yet\n");
-    return EXIT_USAGE;
-}
