@@ -11,6 +11,8 @@
 #        CORE=SkylakeX   OPENBLAS_CORETYPE for clip.c and PyTorch (AVX-512 kernels); an inherited
 #                        OPENBLAS_CORETYPE=Haswell would silently halve OpenBLAS's speed
 #        ORT_VERSION=1.30.0  onnxruntime-node version (pinned)
+#        CLIP_ENV="VAR=VALUE ..."  extra environment for clip.c's processes only, e.g.
+#                        CLIP_ENV=OMP_WAIT_POLICY=passive (see docs/performance-peers.md)
 #        NO_INSTALL=1    never call apt-get / npm; fail with a message instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,8 @@ PY=/usr/bin/python3                     # Debian's python, where python3-torch l
 OBLAS_DIR=/usr/lib/x86_64-linux-gnu/openblas-pthread
 CALLER_OPENBLAS_ENV=$(env | grep '^OPENBLAS_' | tr '\n' ' ' || true)
 # Pin OpenBLAS's kernels for everything below, whatever the caller's environment says.
-unset OPENBLAS_L2_SIZE GOTO_NUM_THREADS OMP_NUM_THREADS
+unset OPENBLAS_L2_SIZE GOTO_NUM_THREADS OMP_NUM_THREADS OMP_WAIT_POLICY GOMP_SPINCOUNT
+CLIP_ENV=${CLIP_ENV:-}
 export OPENBLAS_CORETYPE=$CORE
 
 say() { printf '== %s\n' "$*" >&2; }
@@ -99,7 +102,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for t in $THREADS; do
     say "clip.c bench_vit, $t thread(s)"
     cut -d' ' -f1 /proc/loadavg > "$RAW/load_clip_t$t.txt"
-    build/bench/bench_vit --reps "$REPS" --threads "$t" | tee "$RAW/clip_t$t.md" >&2
+    env $CLIP_ENV build/bench/bench_vit --reps "$REPS" --threads "$t" | tee "$RAW/clip_t$t.md" >&2
     say "ONNX Runtime, $t thread(s)"
     cut -d' ' -f1 /proc/loadavg > "$RAW/load_ort_t$t.txt"
     node bench/peers/ort_bench.js bench --dir "$OUT" --threads "$t" --reps "$REPS" | tee "$RAW/ort_t$t.jsonl" >&2
@@ -111,7 +114,7 @@ done
 
 # ---- 5. load time and peak memory, 1 thread, each in a fresh process
 say "load time and peak RSS"
-build/bench/bench_load "$MODEL" --threads 1 | tee "$RAW/mem_clip.txt" >&2
+env $CLIP_ENV build/bench/bench_load "$MODEL" --threads 1 | tee "$RAW/mem_clip.txt" >&2
 node bench/peers/ort_bench.js mem --dir "$OUT" --threads 1 | tee "$RAW/mem_ort.jsonl" >&2
 "${TORCH_ENV[@]}" OPENBLAS_NUM_THREADS=1 "$PY" bench/peers/clip_torch.py mem --state-dict "$OUT/vitb32_torch.pt" |
     tee "$RAW/mem_torch.jsonl" >&2
@@ -123,7 +126,8 @@ isa=$(grep -q avx512f /proc/cpuinfo && echo "AVX-512" || { grep -q avx2 /proc/cp
 "$PY" - "$RAW/env.json" <<EOF
 import json, sys
 json.dump({
-    "command": "bench/run_peers.sh (REPS=$REPS THREADS=\"$THREADS\" CORE=$CORE)",
+    "command": "bench/run_peers.sh (REPS=$REPS THREADS=\"$THREADS\" CORE=$CORE${CLIP_ENV:+ CLIP_ENV=\"$CLIP_ENV\"})",
+    "clip_env": "${CLIP_ENV:-none} (OMP_WAIT_POLICY and GOMP_SPINCOUNT unset otherwise)",
     "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
     "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')",
     "nproc": "$(nproc)", "isa": "$isa",

@@ -124,7 +124,7 @@ def main():
           "to ONNX) on 2 fixed images and 2 texts; max |peer − clip.c| ÷ max |clip.c|:\n")
         w("```\n" + open(cp).read().strip() + "\n```\n")
     w("## Environment\n")
-    for k in ("clip_commit", "cc", "openblas", "openblas_core_requested", "torch", "numpy", "python", "node", "ort",
+    for k in ("clip_commit", "clip_env", "cc", "openblas", "openblas_core_requested", "torch", "numpy", "python", "node", "ort",
               "caller_openblas_env", "malloc_env"):
         w(f"- {k}: {env.get(k, '?')}")
     print("\n".join(out))
