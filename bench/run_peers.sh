@@ -93,7 +93,8 @@ for n in ("image", "text"):
     o, r = np.load(f"{d}/ort_{n}.npy"), np.load(f"{d}/clip_{n}.npy")
     e = float(np.abs(o - r).max() / np.abs(r).max())
     print(f"ONNX Runtime {n}: max |ort - clip.c| / max |clip.c| = {e:.2e}")
-    sys.exit(1) if e > 1e-3 else None
+    if e > 1e-3:
+        sys.exit(1)
 EOF
 } | tee "$RAW/check.txt" >&2
 

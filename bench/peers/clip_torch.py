@@ -240,8 +240,10 @@ def cmd_mem(a):
 def cmd_check(a):
     m = build_model(a.weights)
     px, tok = inputs(2, 2)
-    np.save(a.save_pixels, px.numpy()) if a.save_pixels else None
-    np.save(a.save_tokens, tok.numpy().astype(np.int32)) if a.save_tokens else None
+    if a.save_pixels:
+        np.save(a.save_pixels, px.numpy())
+    if a.save_tokens:                   # clip embed --tokens takes int32
+        np.save(a.save_tokens, tok.numpy().astype(np.int32))
     if not (a.ref_image and a.ref_text):
         return
     with torch.inference_mode():
