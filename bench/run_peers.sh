@@ -30,6 +30,7 @@ CALLER_OPENBLAS_ENV=$(env | grep '^OPENBLAS_' | tr '\n' ' ' || true)
 unset OPENBLAS_L2_SIZE GOTO_NUM_THREADS OMP_NUM_THREADS OMP_WAIT_POLICY GOMP_SPINCOUNT
 CLIP_ENV=${CLIP_ENV:-}
 export OPENBLAS_CORETYPE=$CORE
+export PYTHONDONTWRITEBYTECODE=1       # no __pycache__ in bench/peers
 
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'run_peers.sh: %s\n' "$*" >&2; exit 1; }
