@@ -26,6 +26,8 @@ int cli_fail(const char *verb, const char *fmt, ...) __attribute__((format(print
 int cli_usage(const char *verb, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Parses a positive int option value; returns 0 on success. */
 int cli_parse_int(const char *s, int lo, int hi, int *out);
+/* Parses RRGGBB (or #RRGGBB) into opts as a compositing background; returns 0 on success. */
+int cli_parse_background(const char *s, clip_image_opts *opts);
 /* The model path when --model is not given: $CLIP_MODEL, else the shipped default. */
 const char *cli_default_model(void);
 #endif

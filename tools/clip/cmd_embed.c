@@ -102,17 +102,6 @@ done:
     return rc;
 }
 
-static int parse_bg(const char *s, clip_image_opts *o) {
-    unsigned v;
-    char *end;
-    if (strlen(s) != 6) return -1;
-    v = (unsigned)strtoul(s, &end, 16);
-    if (*end) return -1;
-    o->composite = 1;
-    o->bg[0] = v >> 16; o->bg[1] = (v >> 8) & 255; o->bg[2] = v & 255;
-    return 0;
-}
-
 int cmd_embed(int argc, char **argv) {
     const char *model = NULL, *pixels = NULL, *tokens = NULL, *out = NULL, *from = NULL;
     int raw = 0, threads = 0, batch = 64, jsonl = 0, truncate = 0, mode = 0; /* 1 image, 2 text */
@@ -142,7 +131,7 @@ int cmd_embed(int argc, char **argv) {
             from = argv[++i];
             if (cli_list_read(&items, from, "embed")) { cli_list_free(&items); return EXIT_BAD; }
         } else if (!strcmp(a, "--background") && more) {
-            if (parse_bg(argv[++i], &iopt)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--background needs RRGGBB hex"); }
+            if (cli_parse_background(argv[++i], &iopt)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--background needs RRGGBB hex"); }
         } else if (!strcmp(a, "--threads") && more) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--threads needs a positive integer"); }
         } else if (!strcmp(a, "--batch") && more) {

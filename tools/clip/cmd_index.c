@@ -119,10 +119,7 @@ int cmd_index(int argc, char **argv) {
         } else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(a, "--index") && i + 1 < argc) index = argv[++i];
         else if (!strcmp(a, "--background") && i + 1 < argc) {
-            unsigned v; char *end; const char *s = argv[++i];
-            v = (unsigned)strtoul(s, &end, 16);
-            if (strlen(s) != 6 || *end) return cli_usage("index", IUSAGE, "--background needs RRGGBB hex");
-            iopt.composite = 1; iopt.bg[0] = v >> 16; iopt.bg[1] = (v >> 8) & 255; iopt.bg[2] = v & 255;
+            if (cli_parse_background(argv[++i], &iopt)) return cli_usage("index", IUSAGE, "--background needs RRGGBB hex");
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) return cli_usage("index", IUSAGE, "--threads needs a positive integer");
         } else if (a[0] == '-' && a[1]) { cli_list_free(&roots); return cli_usage("index", IUSAGE, "unexpected argument '%s'", a); }

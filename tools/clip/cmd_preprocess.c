@@ -54,12 +54,7 @@ int cmd_preprocess(int argc, char **argv) {
                 if (*end || v < 1) { rc = cli_usage(V, USAGE, "--max-pixels: '%s' is not a positive integer", val); goto out; }
                 o.max_pixels = v;
             } else {
-                unsigned r, g, b;
-                const char *h = val[0] == '#' ? val + 1 : val;
-                if (strlen(h) != 6 || sscanf(h, "%2x%2x%2x", &r, &g, &b) != 3 || strspn(h, "0123456789abcdefABCDEF") != 6) {
-                    rc = cli_usage(V, USAGE, "--background: '%s' is not a colour RRGGBB", val); goto out;
-                }
-                o.composite = 1; o.bg[0] = (uint8_t)r; o.bg[1] = (uint8_t)g; o.bg[2] = (uint8_t)b;
+                if (cli_parse_background(val, &o)) { rc = cli_usage(V, USAGE, "--background: '%s' is not a colour RRGGBB", val); goto out; }
             }
         } else if (a[0] == '-' && a[1]) { rc = cli_usage(V, USAGE, "unknown option '%s'", a); goto out; }
         else paths[n++] = a;

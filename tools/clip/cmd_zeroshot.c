@@ -139,10 +139,7 @@ int cmd_zeroshot(int argc, char **argv) {
         else if (!strcmp(a, "--no-cache")) use_cache = 0;
         else if (!strcmp(a, "--images-from") && more) { if (cli_list_read(&items, argv[++i], "zeroshot")) { cli_list_free(&items); return EXIT_BAD; } }
         else if (!strcmp(a, "--background") && more) {
-            unsigned v; char *end; const char *s = argv[++i];
-            v = (unsigned)strtoul(s, &end, 16);
-            if (strlen(s) != 6 || *end) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--background needs RRGGBB hex"); }
-            iopt.composite = 1; iopt.bg[0] = v >> 16; iopt.bg[1] = (v >> 8) & 255; iopt.bg[2] = v & 255;
+            if (cli_parse_background(argv[++i], &iopt)) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--background needs RRGGBB hex"); }
         } else if (!strcmp(a, "--top") && more) {
             if (cli_parse_int(argv[++i], 1, 1 << 20, &top)) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--top needs a positive integer"); }
         } else if (!strcmp(a, "--threads") && more) {

@@ -57,6 +57,15 @@ int cli_parse_int(const char *s, int lo, int hi, int *out) {
     return 0;
 }
 
+int cli_parse_background(const char *s, clip_image_opts *o) {
+    unsigned r, g, b;
+    const char *h = s[0] == '#' ? s + 1 : s;
+    if (strlen(h) != 6 || strspn(h, "0123456789abcdefABCDEF") != 6 || sscanf(h, "%2x%2x%2x", &r, &g, &b) != 3) return -1;
+    o->composite = 1;
+    o->bg[0] = (uint8_t)r; o->bg[1] = (uint8_t)g; o->bg[2] = (uint8_t)b;
+    return 0;
+}
+
 const char *cli_default_model(void) {
     const char *env = getenv("CLIP_MODEL");
     if (env && *env) return env;
