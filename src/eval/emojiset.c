@@ -26,7 +26,7 @@ static int split_fields(char *line, char **out, int max) {
         if (n < max) out[n] = p;
         n++;
         if (!tab) break;
-        *tab = 0;
+        if (max) *tab = 0;   /* max 0: only counting */
         p = tab + 1;
     }
     return n;
