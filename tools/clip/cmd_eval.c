@@ -514,15 +514,15 @@ int cmd_eval(int argc, char **argv) {
     /* ---- the table */
     printf("clip eval: split %s, %d concepts (base emoji); zero-shot templates '%s' (%d); retrieval caption \"%s\"\n\n",
            split, C, templates, tmpl.n, caption);
-    printf("%-16s %-5s %6s | %-17s | %-17s | %s\n", "style", "role", "images", "text->image R@1/5/10", "image->text R@1/5/10", "zero-shot top1/top5");
+    printf("%-16s %-5s %6s | %-20s | %-20s | %s\n", "style", "role", "images", "text->image R@1/5/10", "image->text R@1/5/10", "zero-shot top1/top5");
     for (int i = 0; i < nres; i++) {
         style_res *s = &res[i];
         if (s->skipped) { printf("%-16s skipped: %s\n", s->name, s->reason); continue; }
-        printf("%-16s %-5s %6d | %.3f %.3f %.3f | %.3f %.3f %.3f | %.3f %.3f\n", s->name, s->role, s->im.n,
+        printf("%-16s %-5s %6d | %.3f %.3f %.3f    | %.3f %.3f %.3f    | %.3f %.3f\n", s->name, s->role, s->im.n,
                s->t2i[0], s->t2i[1], s->t2i[2], s->i2t[0], s->i2t[1], s->i2t[2], s->zs[0], s->zs[1]);
     }
-    printf("%-16s %-5s %6s |   (see JSON)      | %.3f %.3f %.3f | %.3f %.3f\n", "chance", "", "", kfrac(1, C), kfrac(5, C), kfrac(10, C), kfrac(1, C), kfrac(5, C));
-    if (n_eval) printf("%-16s %-5s %6s | %.3f             | %.3f             | %.3f\n", "mean (eval)", "", "", mean[0], mean[1], mean[2]);
+    printf("%-16s %-5s %6s | %-20s | %.3f %.3f %.3f    | %.3f %.3f\n", "chance", "", "", "(per style: JSON)", kfrac(1, C), kfrac(5, C), kfrac(10, C), kfrac(1, C), kfrac(5, C));
+    if (n_eval) printf("%-16s %-5s %6s | %.3f                | %.3f                | %.3f\n", "mean (eval)", "", "", mean[0], mean[1], mean[2]);
     if (tux_done && tux_n > 0)
         printf("\nTux Paint stamps captioned with an emoji label, %d-way zero-shot: all %d: top1 %.3f top5 %.3f; "
                "split %s (%d): top1 %.3f top5 %.3f; chance %.3f / %.3f\n",
@@ -530,7 +530,7 @@ int cmd_eval(int argc, char **argv) {
     else if (tux_done) printf("\nTux Paint: skipped: %s\n", tux_reason);
     if (cJSON_GetArraySize(pairs) > 0) {
         printf("\nimage->image R@1 (same emoji), query row -> gallery column: CLIP / raw pixels\n%-16s", "");
-        for (int b = 0; b < nres; b++) if (!res[b].skipped) printf(" %13.13s", res[b].name);
+        for (int b = 0; b < nres; b++) if (!res[b].skipped) printf(" %14.14s", res[b].name);
         printf("\n");
         for (int a = 0; a < nres; a++) {
             if (res[a].skipped) continue;
@@ -540,8 +540,8 @@ int cmd_eval(int argc, char **argv) {
                 const cJSON *p, *hit = NULL;
                 cJSON_ArrayForEach(p, pairs)
                     if (!strcmp(cJSON_GetObjectItem(p, "query")->valuestring, res[a].name) && !strcmp(cJSON_GetObjectItem(p, "gallery")->valuestring, res[b].name)) hit = p;
-                if (hit) printf("   %.3f/%.3f", cJSON_GetObjectItem(hit, "clip_r1")->valuedouble, cJSON_GetObjectItem(hit, "pixel_r1")->valuedouble);
-                else printf(" %13s", "-");
+                if (hit) printf("    %.3f/%.3f", cJSON_GetObjectItem(hit, "clip_r1")->valuedouble, cJSON_GetObjectItem(hit, "pixel_r1")->valuedouble);
+                else printf(" %14s", "-");
             }
             printf("\n");
         }
