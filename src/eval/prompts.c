@@ -12,6 +12,7 @@
 EMBED(prompts_simple_templates, "data/prompts/simple_templates.txt")
 EMBED(prompts_imagenet_templates, "data/prompts/imagenet_templates.txt")
 EMBED(prompts_cifar_templates, "data/prompts/cifar_templates.txt")
+EMBED(prompts_emoji_templates, "data/prompts/emoji_templates.txt")
 EMBED(prompts_imagenet_classes, "data/prompts/imagenet_classes.txt")
 EMBED(prompts_cifar10_classes, "data/prompts/cifar10_classes.txt")
 
@@ -52,7 +53,8 @@ int prompts_builtin_templates(const char *name, str_list *out, clip_error *err) 
     if (!strcmp(name, "simple")) { b = prompts_simple_templates; e = prompts_simple_templates_end; }
     else if (!strcmp(name, "imagenet")) { b = prompts_imagenet_templates; e = prompts_imagenet_templates_end; }
     else if (!strcmp(name, "cifar")) { b = prompts_cifar_templates; e = prompts_cifar_templates_end; }
-    else return clip_fail(err, CLIP_ERR_INVALID, "unknown template set '%s' (built in: simple, imagenet, cifar)", name);
+    else if (!strcmp(name, "emoji")) { b = prompts_emoji_templates; e = prompts_emoji_templates_end; }
+    else return clip_fail(err, CLIP_ERR_INVALID, "unknown template set '%s' (built in: simple, imagenet, cifar, emoji)", name);
     return split_lines(b, (size_t)(e - b) - 1, out, err);
 }
 

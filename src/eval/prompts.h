@@ -6,7 +6,8 @@
 
 typedef struct str_list { char **s; int n; } str_list;
 
-/* Built-in sets: templates "simple" (1), "imagenet" (80), "cifar" (18); labels "imagenet" (1000),
+/* Built-in sets: templates "simple" (1), "imagenet" (80), "cifar" (18), "emoji" (8, clip.c's own
+ * for emoji art: docs/eval.md); labels "imagenet" (1000),
  * "cifar10" (10). Returns CLIP_ERR_INVALID for an unknown name. */
 int prompts_builtin_templates(const char *name, str_list *out, clip_error *err);
 int prompts_builtin_labels(const char *name, str_list *out, clip_error *err);
