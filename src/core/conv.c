@@ -17,10 +17,11 @@ static int is_pointwise(const conv_shape *s) { return s->K == 1 && s->stride == 
 
 /* Images per im2col chunk: the column matrix of a whole batch can run to hundreds of MB
  * (RN50's stem: 288 rows x 12544 columns per image), so it is built a few images at a time. */
-#define COL_BUDGET ((size_t)1 << 22)
+static size_t col_budget = (size_t)1 << 22;   /* floats (16 MB) */
+void conv_set_col_budget(size_t floats) { col_budget = floats ? floats : (size_t)1 << 22; }
 static int conv_chunk(const conv_shape *s) {
     size_t per = (size_t)s->IC * s->K * s->K * s->OH * s->OW;
-    size_t nb = per ? COL_BUDGET / per : 1;
+    size_t nb = per ? col_budget / per : 1;
     if (nb < 1) nb = 1;
     return nb > (size_t)s->B ? s->B : (int)nb;
 }

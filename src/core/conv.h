@@ -19,7 +19,10 @@ typedef struct conv_shape {
 } conv_shape;
 
 conv_shape conv_shape_make(int B, int IC, int H, int W, int OC, int K, int stride, int pad);
-/* Floats of im2col workspace conv2d_forward/backward need (0 for a 1x1, stride 1 conv). */
+/* Floats of im2col workspace conv2d_forward/backward need (0 for a 1x1, stride 1 conv).
+ * The column matrix is built a few images at a time, within a budget (16 MB by default;
+ * conv_set_col_budget(0) restores it; tests shrink it to exercise the chunked path). */
+void conv_set_col_budget(size_t floats);
 size_t conv_col_floats(const conv_shape *s);
 /* out[OC,B,OH,OW] = conv(inp[IC,B,H,W], weight[OC,IC,K,K]); col: conv_col_floats() floats. */
 void conv2d_forward(float *out, const float *inp, const float *weight, float *col, const conv_shape *s);

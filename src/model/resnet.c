@@ -348,11 +348,99 @@ void resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B,
 
 /* ---------------------------------------------------------------- backward */
 
+/* The largest activation any unit reads or writes: the size of each backward scratch buffer. */
+static size_t act_max(const rn_acts *a) {
+    size_t mx = 0;
+    for (int i = 0; i < 3 + 4 * a->nblocks; i++) {
+        const rn_block_acts *b = &a->blk[(i - 3) / 4 < 0 ? 0 : (i - 3) / 4];
+        const rn_unit *stem[3] = {&a->s1, &a->s2, &a->s3}, *blk[4] = {&b->u1, &b->u2, &b->u3, &b->ud};
+        const rn_unit *x = i < 3 ? stem[i] : blk[(i - 3) % 4];
+        size_t in = (size_t)x->s.IC * x->s.B * x->s.H * x->s.W, out = (size_t)x->s.OC * x->s.B * x->s.OH * x->s.OW;
+        if (in > mx) mx = in;
+        if (out > mx) mx = out;
+    }
+    return mx;
+}
+
+#define RN_SCRATCH_BUFS 7
+
 size_t resnet_backward_scratch(const clip_config *c, int B) {
-    (void)c; (void)B;
-    return 0;
+    rn_acts *a = malloc(sizeof *a);
+    if (!a) return (size_t)-1 / 8;
+    layout(a, NULL, c, B, 1, 0, NULL);
+    size_t n = RN_SCRATCH_BUFS * act_max(a) + attnpool_scratch_floats(B, a->C, a->HW);
+    free(a);
+    return n;
+}
+
+static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
+
+/* dy: ∂/∂y (overwritten when relu masks it); dx += ∂/∂x (dx NULL: not needed); tmp: ∂/∂c. */
+static void unit_backward(const rn_unit *u, const float *x, float *dx, float *dy, int relu, const float *w, const rn_bn *bn,
+                          float *gw, const rn_bn *gbn, float *tmp, float *col) {
+    size_t n = unit_numel(u);
+    int N = u->s.B * u->s.OH * u->s.OW;
+    if (relu) for (size_t i = 0; i < n; i++) if (!(u->y[i] > 0)) dy[i] = 0;
+    zero(tmp, n);
+    batchnorm_backward(tmp, gbn->w, gbn->b, dy, u->c, u->mean, u->rstd, bn->w, u->s.OC, N);
+    conv2d_backward(dx, gw, tmp, x, w, col, &u->s);
 }
 
 void resnet_backward(const clip_model *m, const rn_acts *a, const float *dfeat, float *grads, float *scratch) {
-    (void)m; (void)a; (void)dfeat; (void)grads; (void)scratch;
+    const clip_config *c = &m->cfg;
+    rn_weights *w = malloc(sizeof *w), *g = malloc(sizeof *g);
+    if (!w || !g) { free(w); free(g); return; }
+    resnet_bind(c, &m->table, m->params, w);
+    resnet_bind(c, &m->table, grads, g);
+    int B = a->B;
+    size_t A = act_max(a);
+    float *buf[RN_SCRATCH_BUFS];
+    for (int i = 0; i < RN_SCRATCH_BUFS; i++) buf[i] = scratch + (size_t)i * A;
+    float *apscratch = scratch + RN_SCRATCH_BUFS * A;
+    /* head: gout = ∂/∂(last block's output) */
+    float *gout = buf[0], *dx = buf[1];
+    zero(gout, (size_t)a->C * B * a->HW);
+    const float *last = a->nblocks ? a->blk[a->nblocks - 1].out : a->stem;
+    attnpool_backward(gout, &g->ap, dfeat, &a->ap, last, &w->ap, apscratch, B, a->C, a->HW, c->vision_heads, c->embed_dim);
+    for (int k = a->nblocks - 1; k >= 0; k--) {
+        const rn_block_acts *b = &a->blk[k];
+        const rn_block_w *bw = &w->blk[k], *gb = &g->blk[k];
+        float *dd = buf[2], *dpm = buf[3], *dy2 = buf[4], *dy1 = buf[5], *tmp = buf[6];
+        size_t nout = unit_numel(&b->u3), nin = (size_t)b->u1.s.IC * B * b->u1.s.H * b->u1.s.W;
+        int H = b->u1.s.H, s = b->stride;
+        for (size_t i = 0; i < nout; i++) if (!(b->out[i] > 0)) gout[i] = 0;   /* ∂/∂(bn3 + identity) */
+        zero(dx, nin);
+        if (b->has_ds) {
+            if (s > 1) {
+                size_t np = (size_t)b->ud.s.IC * B * b->ud.s.H * b->ud.s.W;
+                zero(dd, np);
+                unit_backward(&b->ud, b->dpool, dd, gout, 0, bw->ds_conv, &bw->ds_bn, gb->ds_conv, &gb->ds_bn, tmp, a->col);
+                avgpool_backward(dx, dd, b->ud.s.IC * B, H, H, s);
+            } else {
+                unit_backward(&b->ud, b->x, dx, gout, 0, bw->ds_conv, &bw->ds_bn, gb->ds_conv, &gb->ds_bn, tmp, a->col);
+            }
+        } else {
+            for (size_t i = 0; i < nout; i++) dx[i] += gout[i];
+        }
+        size_t npool = (size_t)b->u3.s.IC * B * b->u3.s.H * b->u3.s.W;
+        zero(dpm, npool);
+        unit_backward(&b->u3, b->pool, dpm, gout, 0, bw->conv3, &bw->bn3, gb->conv3, &gb->bn3, tmp, a->col);
+        float *d2 = dpm;
+        if (s > 1) { zero(dy2, unit_numel(&b->u2)); avgpool_backward(dy2, dpm, b->u2.s.OC * B, H, H, s); d2 = dy2; }
+        zero(dy1, unit_numel(&b->u1));
+        unit_backward(&b->u2, b->u1.y, dy1, d2, 1, bw->conv2, &bw->bn2, gb->conv2, &gb->bn2, tmp, a->col);
+        unit_backward(&b->u1, b->x, dx, dy1, 1, bw->conv1, &bw->bn1, gb->conv1, &gb->bn1, tmp, a->col);
+        float *t = gout; gout = dx; dx = t;
+    }
+    /* stem: gout = ∂/∂stem */
+    float *d3 = buf[2], *d2 = buf[3], *d1 = buf[4], *tmp = buf[6];
+    zero(d3, unit_numel(&a->s3));
+    avgpool_backward(d3, gout, a->s3.s.OC * B, a->s3.s.OH, a->s3.s.OW, 2);
+    zero(d2, unit_numel(&a->s2));
+    unit_backward(&a->s3, a->s2.y, d2, d3, 1, w->conv3, &w->bn3, g->conv3, &g->bn3, tmp, a->col);
+    zero(d1, unit_numel(&a->s1));
+    unit_backward(&a->s2, a->s1.y, d1, d2, 1, w->conv2, &w->bn2, g->conv2, &g->bn2, tmp, a->col);
+    unit_backward(&a->s1, a->x0, NULL, d1, 1, w->conv1, &w->bn1, g->conv1, &g->bn1, tmp, a->col);
+    free(w);
+    free(g);
 }
