@@ -5,6 +5,7 @@
  * relative (max|a-b| / max|b|). */
 #include "testutil.h"
 #include "model/model.h"
+#include <unistd.h>
 
 #define TOL 1e-5
 #define G "tests/data/golden/"
@@ -84,13 +85,66 @@ static void tiny_rn_pert(void) {
     CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
     CHECK_CLOSE_NPY(img, 4 * 32, G "tiny-rn-pert/image_features.npy", TOL);
     CHECK(h.n == count_act_files(G "tiny-rn-pert"), "compared %d activations of %d", h.n, count_act_files(G "tiny-rn-pert"));
+    /* without the hook the blocks' tails run fused (BN + add + ReLU in one pass) */
+    m->hook = NULL;
+    CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
+    CHECK_CLOSE_NPY(img, 4 * 32, G "tiny-rn-pert/image_features.npy", TOL);
+    /* save and reload: same tensors, same features (BN running statistics included) */
+    char path[] = "/tmp/clip_rn_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd >= 0) {
+        close(fd);
+        CHECK(clip_model_save(m, path, &e) == 0, "save: %s", e.msg);
+        clip_model *m2 = clip_model_load(path, NULL, &e);
+        CHECK(m2 != NULL, "reload: %s", e.msg);
+        if (m2) {
+            float img2[4 * 32];
+            CHECK(m2->table.total == m->table.total && clip_model_get_config(m2)->vision_heads == 4, "reloaded config");
+            CHECK(clip_encode_image(m2, px.data, 4, img2, &e) == 0, "%s", e.msg);
+            CHECK(tu_rel_err(img2, img, 4 * 32) == 0, "reloaded model gives other features");
+            clip_model_free(m2);
+        }
+        unlink(path);
+    }
     int32_t tok[77] = {49406, 49407};
     CHECK(clip_encode_text(m, tok, 1, img, &e) == CLIP_ERR_UNSUPPORTED, "image-only model has no text tower");
     npy_free(&px);
     clip_model_free(m);
 }
 
+/* Parameter counts of OpenAI's released models (sum of p.numel() over model.parameters(),
+ * as the CLIP repository's notebook prints them; BN running statistics are buffers). */
+static void param_counts(void) {
+    static const struct { const char *name; size_t n; } REF[] = {
+        {"RN50", 102007137}, {"ViT-B-32", 151277313},
+    };
+    for (size_t i = 0; i < sizeof REF / sizeof REF[0]; i++) {
+        clip_config c;
+        clip_error e = {0};
+        param_table t;
+        CHECK(clip_config_from_name(REF[i].name, &c, &e) == 0, "%s", e.msg);
+        CHECK(params_build(&c, &t, &e) == 0, "%s: %s", REF[i].name, e.msg);
+        size_t n = 0, nbuf = 0;
+        for (int k = 0; k < t.n; k++) { if (t.e[k].buffer) nbuf += t.e[k].numel; else n += t.e[k].numel; }
+        CHECK(n == REF[i].n, "%s: %zu parameters, expected %zu", REF[i].name, n, REF[i].n);
+        CHECK(!strcmp(REF[i].name, "RN50") ? nbuf > 0 : nbuf == 0, "%s: buffers", REF[i].name);
+        params_table_free(&t);
+    }
+    /* every released ResNet builds, with heads = width·32/64 */
+    const char *rn[] = {"RN101", "RN50x4", "RN50x16", "RN50x64"};
+    for (int i = 0; i < 4; i++) {
+        clip_config c;
+        clip_error e = {0};
+        param_table t;
+        CHECK(clip_config_from_name(rn[i], &c, &e) == 0 && c.vision_heads == c.vision_width / 2, "%s heads", rn[i]);
+        CHECK(params_build(&c, &t, &e) == 0, "%s: %s", rn[i], e.msg);
+        params_table_free(&t);
+    }
+}
+
 int main(void) {
+    param_counts();
     tiny_rn();
     tiny_rn_pert();
     TEST_END();

@@ -47,6 +47,15 @@ static void im2col(float *col, const float *inp, const conv_shape *s, int b0, in
                         float *d = dst + (size_t)oy * s->OW;
                         if (iy < 0 || iy >= s->H) { memset(d, 0, s->OW * sizeof *d); continue; }
                         const float *row = plane + (size_t)iy * s->W;
+                        if (s->stride == 1) {   /* a shifted copy of the row, zeros at the edges */
+                            int lo = s->pad - kx, hi = s->W + s->pad - kx;   /* valid ox in [lo, hi) */
+                            if (lo < 0) lo = 0;
+                            if (hi > s->OW) hi = s->OW;
+                            for (int ox = 0; ox < lo; ox++) d[ox] = 0;
+                            if (hi > lo) memcpy(d + lo, row + lo + kx - s->pad, (size_t)(hi - lo) * sizeof *d);
+                            for (int ox = hi > lo ? hi : lo; ox < s->OW; ox++) d[ox] = 0;
+                            continue;
+                        }
                         for (int ox = 0; ox < s->OW; ox++) {
                             int ix = ox * s->stride + kx - s->pad;
                             d[ox] = (ix >= 0 && ix < s->W) ? row[ix] : 0.0f;

@@ -279,6 +279,25 @@ static void unit_forward(rn_unit *u, const float *x, const float *w, const rn_bn
 
 static size_t unit_numel(const rn_unit *u) { return (size_t)u->s.OC * u->s.B * u->s.OH * u->s.OW; }
 
+/* Inference block tail in one pass: out = relu(bn3(c3) + (bn_d(cd) or x)), from the raw
+ * convolution outputs, instead of three passes (two BN, then add + ReLU). */
+static void tail_eval(float *out, const float *c3, const rn_bn *b3, const float *cd, const rn_bn *bd, const float *x, int C, int N) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        float a3 = b3->w[c] / sqrtf(b3->var[c] + RN_BN_EPS), s3 = b3->b[c] - b3->mean[c] * a3;
+        const float *p = c3 + (size_t)c * N;
+        float *o = out + (size_t)c * N;
+        if (cd) {
+            float ad = bd->w[c] / sqrtf(bd->var[c] + RN_BN_EPS), sd = bd->b[c] - bd->mean[c] * ad;
+            const float *q = cd + (size_t)c * N;
+            for (int i = 0; i < N; i++) { float v = (p[i] * a3 + s3) + (q[i] * ad + sd); o[i] = v > 0 ? v : 0; }
+        } else {
+            const float *q = x + (size_t)c * N;
+            for (int i = 0; i < N; i++) { float v = (p[i] * a3 + s3) + q[i]; o[i] = v > 0 ? v : 0; }
+        }
+    }
+}
+
 void resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B, float *out) {
     const clip_config *c = &m->cfg;
     rn_weights *w = malloc(sizeof *w);
@@ -315,6 +334,17 @@ void resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B,
             EMIT("relu2", b->u2.y, P, H * H);
             if (b->stride > 1) avgpool_forward(b->pool, b->u2.y, P * B, H, H, b->stride);
             EMIT("avgpool", b->pool, P, Ho * Ho);
+            if (!train && !e.hook) {   /* the fused inference tail */
+                const float *dx = x;
+                conv2d_forward(b->u3.c, b->pool, bw->conv3, a->col, &b->u3.s);
+                if (b->has_ds) {
+                    if (b->stride > 1) { avgpool_forward(b->dpool, x, b->ud.s.IC * B, H, H, b->stride); dx = b->dpool; }
+                    conv2d_forward(b->ud.c, dx, bw->ds_conv, a->col, &b->ud.s);
+                }
+                tail_eval(b->out, b->u3.c, &bw->bn3, b->has_ds ? b->ud.c : NULL, &bw->ds_bn, x, OC, B * Ho * Ho);
+                x = b->out;
+                continue;
+            }
             unit_forward(&b->u3, b->pool, bw->conv3, &bw->bn3, 0, train, a->col);
             EMIT("bn3", b->u3.y, OC, Ho * Ho);
             const float *id = x;
