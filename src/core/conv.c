@@ -2,9 +2,13 @@
  * attention pool, forward and backward, over channel-major [C,B,H,W] activations. */
 #include "core/conv.h"
 #include "core/matmul.h"
-#include "core/ops.h"
 #include <math.h>
 #include <string.h>
+
+/* Loops smaller than this run on the calling thread: waking the OpenMP team for a few
+ * thousand elements costs more than the work, and its idle workers then spin against
+ * OpenBLAS's threads (docs/resnet.md). */
+#define PAR_MIN 65536
 
 /* ---------------------------------------------------------------- convolution */
 
@@ -35,7 +39,7 @@ size_t conv_col_floats(const conv_shape *s) {
 static void im2col(float *col, const float *inp, const conv_shape *s, int b0, int nb) {
     int K = s->K, OHW = s->OH * s->OW;
     size_t ncol = (size_t)nb * OHW;
-    #pragma omp parallel for collapse(2) schedule(static)
+    #pragma omp parallel for collapse(2) schedule(static) if((size_t)s->IC * nb * K * K * OHW >= PAR_MIN)
     for (int ic = 0; ic < s->IC; ic++)
         for (int bb = 0; bb < nb; bb++) {
             const float *plane = inp + ((size_t)ic * s->B + b0 + bb) * s->H * s->W;
@@ -69,7 +73,7 @@ static void im2col(float *col, const float *inp, const conv_shape *s, int b0, in
 static void col2im_add(float *dinp, const float *col, const conv_shape *s, int b0, int nb) {
     int K = s->K, OHW = s->OH * s->OW;
     size_t ncol = (size_t)nb * OHW;
-    #pragma omp parallel for collapse(2) schedule(static)
+    #pragma omp parallel for collapse(2) schedule(static) if((size_t)s->IC * nb * K * K * OHW >= PAR_MIN)
     for (int ic = 0; ic < s->IC; ic++)
         for (int bb = 0; bb < nb; bb++) {
             float *plane = dinp + ((size_t)ic * s->B + b0 + bb) * s->H * s->W;
@@ -128,7 +132,7 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout, const float
 
 void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        float *run_mean, float *run_var, int C, int N, float momentum, float eps) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if((size_t)C * N >= PAR_MIN)
     for (int c = 0; c < C; c++) {
         const float *x = inp + (size_t)c * N;
         float *o = out + (size_t)c * N;
@@ -148,7 +152,7 @@ void batchnorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 
 void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *mean,
                         const float *rstd, const float *w, int C, int N) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if((size_t)C * N >= PAR_MIN)
     for (int c = 0; c < C; c++) {
         const float *x = inp + (size_t)c * N, *g = dout + (size_t)c * N;
         float *dx = dinp + (size_t)c * N;
@@ -167,7 +171,7 @@ void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 void batchnorm_eval_forward(float *out, const float *inp, const float *w, const float *b, const float *run_mean,
                             const float *run_var, int C, int N, float eps, int relu) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if((size_t)C * N >= PAR_MIN)
     for (int c = 0; c < C; c++) {
         float alpha = w[c] / sqrtf(run_var[c] + eps), beta = b[c] - run_mean[c] * alpha;
         const float *x = inp + (size_t)c * N;
@@ -180,19 +184,19 @@ void batchnorm_eval_forward(float *out, const float *inp, const float *w, const 
 /* ---------------------------------------------------------------- ReLU, pooling */
 
 void relu_forward(float *out, const float *inp, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if(n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0 ? inp[i] : 0;
 }
 
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if(n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) if (out[i] > 0) dinp[i] += dout[i];
 }
 
 void avgpool_forward(float *out, const float *inp, int P, int H, int W, int s) {
     int OH = H / s, OW = W / s;
     float inv = 1.0f / (float)(s * s);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if((size_t)P * H * W >= PAR_MIN)
     for (int p = 0; p < P; p++) {
         const float *x = inp + (size_t)p * H * W;
         float *o = out + (size_t)p * OH * OW;
@@ -209,7 +213,7 @@ void avgpool_forward(float *out, const float *inp, int P, int H, int W, int s) {
 void avgpool_backward(float *dinp, const float *dout, int P, int H, int W, int s) {
     int OH = H / s, OW = W / s;
     float inv = 1.0f / (float)(s * s);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if((size_t)P * H * W >= PAR_MIN)
     for (int p = 0; p < P; p++) {
         float *dx = dinp + (size_t)p * H * W;
         const float *g = dout + (size_t)p * OH * OW;
@@ -240,10 +244,18 @@ float *attnpool_acts_bind(attnpool_acts *a, float *p, int B, int C, int HW, int 
     return p;
 }
 
+/* out[N,OC] = inp[N,C]·wᵀ + b. Like ops.c's linear_forward, but the bias loop stays on the
+ * calling thread (see PAR_MIN): next to the GEMM it is nothing. */
+static void linear_serial(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC) {
+    matmul(0, 1, N, OC, C, 1.0f, inp, C, w, C, 0.0f, out, OC);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] += b[o];
+}
+
 void attnpool_forward(float *out, attnpool_acts *a, const float *inp, const attnpool_w *w, int B, int C, int HW, int NH, int E) {
     int T = HW + 1, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for collapse(2) schedule(static)
+    #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * C * T >= PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) {
             const float *x = inp + ((size_t)c * B + b) * HW;
@@ -257,9 +269,9 @@ void attnpool_forward(float *out, attnpool_acts *a, const float *inp, const attn
     matmul(0, 1, B, C, C, 1.0f, a->tok, T * C, w->qw, C, 0.0f, a->q, C);
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) a->q[(size_t)b * C + c] = (a->q[(size_t)b * C + c] + w->qb[c]) * scale;
-    linear_forward(a->k, a->tok, w->kw, w->kb, B * T, C, C);
-    linear_forward(a->v, a->tok, w->vw, w->vb, B * T, C, C);
-    #pragma omp parallel for collapse(2) schedule(static)
+    linear_serial(a->k, a->tok, w->kw, w->kb, B * T, C, C);
+    linear_serial(a->v, a->tok, w->vw, w->vb, B * T, C, C);
+    #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * C >= PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             const float *q = a->q + (size_t)b * C + h * hs;
@@ -280,7 +292,7 @@ void attnpool_forward(float *out, attnpool_acts *a, const float *inp, const attn
                 for (int d = 0; d < hs; d++) o[d] += p[t] * v[d];
             }
         }
-    linear_forward(out, a->ctx, w->cw, w->cb, B, C, E);
+    linear_serial(out, a->ctx, w->cw, w->cb, B, C, E);
 }
 
 size_t attnpool_scratch_floats(int B, int C, int HW) {
@@ -306,7 +318,7 @@ void attnpool_backward(float *dinp, attnpool_w *dw, const float *dout, const att
     float *dtok = scratch, *dk = dtok + BTC, *dv = dk + BTC, *dq = dv + BTC, *dctx = dq + (size_t)B * C;
     memset(scratch, 0, attnpool_scratch_floats(B, C, HW) * sizeof(float));
     linear_backward_add(dctx, dw->cw, dw->cb, dout, a->ctx, C, w->cw, B, C, E);
-    #pragma omp parallel for collapse(2) schedule(static)
+    #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * T * C >= PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             const float *p = a->probs + ((size_t)b * NH + h) * T, *q = a->q + (size_t)b * C + h * hs;
@@ -335,7 +347,7 @@ void attnpool_backward(float *dinp, attnpool_w *dw, const float *dout, const att
     linear_backward_add(dtok, dw->vw, dw->vb, dv, a->tok, C, w->vw, B * T, C, C);
     for (int b = 0; b < B; b++)
         for (size_t i = 0; i < (size_t)T * C; i++) dw->pos[i] += dtok[(size_t)b * T * C + i];
-    #pragma omp parallel for collapse(2) schedule(static)
+    #pragma omp parallel for collapse(2) schedule(static) if((size_t)B * C * T >= PAR_MIN)
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) {
             const float *t = dtok + (size_t)b * T * C + c;

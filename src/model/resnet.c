@@ -282,7 +282,7 @@ static size_t unit_numel(const rn_unit *u) { return (size_t)u->s.OC * u->s.B * u
 /* Inference block tail in one pass: out = relu(bn3(c3) + (bn_d(cd) or x)), from the raw
  * convolution outputs, instead of three passes (two BN, then add + ReLU). */
 static void tail_eval(float *out, const float *c3, const rn_bn *b3, const float *cd, const rn_bn *bd, const float *x, int C, int N) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if((size_t)C * N >= 65536)
     for (int c = 0; c < C; c++) {
         float a3 = b3->w[c] / sqrtf(b3->var[c] + RN_BN_EPS), s3 = b3->b[c] - b3->mean[c] * a3;
         const float *p = c3 + (size_t)c * N;
@@ -356,7 +356,7 @@ void resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B,
             }
             EMIT("identity", id, OC, Ho * Ho);
             size_t n = (size_t)OC * B * Ho * Ho;
-            #pragma omp parallel for schedule(static)
+            #pragma omp parallel for schedule(static) if(n >= 65536)
             for (size_t q = 0; q < n; q++) { float v = b->u3.y[q] + id[q]; b->out[q] = v > 0 ? v : 0; }
             EMIT("out", b->out, OC, Ho * Ho);
             if (j == c->rn_layers[i] - 1) {
