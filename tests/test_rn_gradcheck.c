@@ -1,4 +1,4 @@
-/* Finite-difference checks of every ResNet layer's backward (core/conv.h) and of the whole
+/* Finite-difference checks of every ResNet layer's backward (frozen BN included) (core/conv.h) and of the whole
  * tower's resnet_backward, plus batch norm's running-statistics update and a few plain SGD
  * steps on a tiny ResNet whose loss must fall. Loss: L = Σ r ⊙ f(x) for a fixed random r, so
  * ∂L/∂f = r; central differences with step eps, compared at up to 40 coordinates per tensor:
@@ -82,6 +82,12 @@ static double bn_loss(void) {
     return dot(bn_out, bn_r, BC * BN_);
 }
 
+static const float *frozen_rm, *frozen_rv;
+static double bn_eval_loss(void) {
+    batchnorm_eval_forward(bn_out, bn_x, bn_w, bn_b, frozen_rm, frozen_rv, BC, BN_, 1e-5f, 0);
+    return dot(bn_out, bn_r, BC * BN_);
+}
+
 static void test_batchnorm(void) {
     for (int i = 0; i < BC * BN_; i++) { bn_x[i] = 1.0f + 2.0f * (float)rng_normal(&R); bn_r[i] = (float)rng_normal(&R); }
     for (int c = 0; c < BC; c++) { bn_w[c] = 1.0f + 0.5f * (float)rng_normal(&R); bn_b[c] = (float)rng_normal(&R); }
@@ -102,6 +108,15 @@ static void test_batchnorm(void) {
     gradcheck("batchnorm: dinp", bn_x, dx, BC * BN_, bn_loss, 1e-2f, 2e-3);
     gradcheck("batchnorm: dweight", bn_w, dw, BC, bn_loss, 1e-2f, 2e-3);
     gradcheck("batchnorm: dbias", bn_b, db, BC, bn_loss, 1e-2f, 2e-3);
+    /* frozen BN (inference form) and its backward */
+    static float fx_rm[BC], fx_rv[BC];
+    for (int c = 0; c < BC; c++) { fx_rm[c] = rm[c]; fx_rv[c] = rv[c]; }
+    frozen_rm = fx_rm; frozen_rv = fx_rv;
+    memset(dx, 0, sizeof dx); memset(dw, 0, sizeof dw); memset(db, 0, sizeof db);
+    batchnorm_eval_backward(dx, dw, db, bn_r, bn_x, bn_w, fx_rm, fx_rv, BC, BN_, 1e-5f);
+    gradcheck("frozen batchnorm: dinp", bn_x, dx, BC * BN_, bn_eval_loss, 1e-2f, 1e-3);
+    gradcheck("frozen batchnorm: dweight", bn_w, dw, BC, bn_eval_loss, 1e-2f, 1e-3);
+    gradcheck("frozen batchnorm: dbias", bn_b, db, BC, bn_eval_loss, 1e-2f, 1e-3);
     /* inference form with fused ReLU */
     float y[BC * BN_];
     batchnorm_eval_forward(y, bn_x, bn_w, bn_b, rm, rv, BC, BN_, 1e-5f, 1);

@@ -181,6 +181,23 @@ void batchnorm_eval_forward(float *out, const float *inp, const float *w, const 
     }
 }
 
+void batchnorm_eval_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                             const float *run_mean, const float *run_var, int C, int N, float eps) {
+    #pragma omp parallel for schedule(static) if((size_t)C * N >= PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        float r = 1.0f / sqrtf(run_var[c] + eps), alpha = w[c] * r;
+        const float *x = inp + (size_t)c * N, *g = dout + (size_t)c * N;
+        double sg = 0, sgx = 0;
+        for (int i = 0; i < N; i++) {
+            sg += g[i];
+            sgx += g[i] * (x[i] - run_mean[c]) * r;
+            if (dinp) dinp[(size_t)c * N + i] += g[i] * alpha;
+        }
+        dw[c] += (float)sgx;
+        db[c] += (float)sg;
+    }
+}
+
 /* ---------------------------------------------------------------- ReLU, pooling */
 
 void relu_forward(float *out, const float *inp, size_t n) {

@@ -43,6 +43,10 @@ void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, co
  * (the folded form PyTorch's CPU kernel uses), then ReLU if relu != 0. out may alias inp. */
 void batchnorm_eval_forward(float *out, const float *inp, const float *w, const float *b, const float *run_mean,
                             const float *run_var, int C, int N, float eps, int relu);
+/* Backward of batchnorm_eval_forward without the ReLU (frozen-BN fine-tuning: the running
+ * statistics are constants): dinp += dout·α, dw += Σ dout·(x−mean)/√(var+eps), db += Σ dout. */
+void batchnorm_eval_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                             const float *run_mean, const float *run_var, int C, int N, float eps);
 
 /* ---- ReLU (out may alias inp); backward: dinp += dout where out > 0 */
 void relu_forward(float *out, const float *inp, size_t n);

@@ -289,8 +289,9 @@ int clip_encode_image(clip_model *m, const float *pixels, int n, float *out, cli
             rn_acts *a = malloc(sizeof *a);
             if (!a) return clip_fail(err, CLIP_ERR_NOMEM, "out of memory");
             resnet_acts_bind(a, m->ws, &m->cfg, B, 0);
-            resnet_forward(m, a, pixels + i * per, B, out + (size_t)i * m->cfg.embed_dim);
+            rc = resnet_forward(m, a, pixels + i * per, B, out + (size_t)i * m->cfg.embed_dim);
             free(a);
+            if (rc) return clip_fail(err, rc, "out of memory");
             continue;
         }
         vit_acts a;

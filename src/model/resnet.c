@@ -298,10 +298,10 @@ static void tail_eval(float *out, const float *c3, const rn_bn *b3, const float 
     }
 }
 
-void resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B, float *out) {
+int resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B, float *out) {
     const clip_config *c = &m->cfg;
     rn_weights *w = malloc(sizeof *w);
-    if (!w) return;   /* callers size-check first; nothing sensible to do without 60 KB */
+    if (!w) return CLIP_ERR_NOMEM;
     resnet_bind(c, &m->table, m->params, w);
     int S = c->image_size, train = a->train;
     emitter e = {m->hook, m->hook_ud, NULL};
@@ -374,6 +374,7 @@ void resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B,
     if (out) memcpy(out, a->feat, (size_t)B * c->embed_dim * sizeof(float));
     free(e.tmp);
     free(w);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -416,10 +417,10 @@ static void unit_backward(const rn_unit *u, const float *x, float *dx, float *dy
     conv2d_backward(dx, gw, tmp, x, w, col, &u->s);
 }
 
-void resnet_backward(const clip_model *m, const rn_acts *a, const float *dfeat, float *grads, float *scratch) {
+int resnet_backward(const clip_model *m, const rn_acts *a, const float *dfeat, float *grads, float *scratch) {
     const clip_config *c = &m->cfg;
     rn_weights *w = malloc(sizeof *w), *g = malloc(sizeof *g);
-    if (!w || !g) { free(w); free(g); return; }
+    if (!w || !g) { free(w); free(g); return CLIP_ERR_NOMEM; }
     resnet_bind(c, &m->table, m->params, w);
     resnet_bind(c, &m->table, grads, g);
     int B = a->B;
@@ -473,4 +474,5 @@ void resnet_backward(const clip_model *m, const rn_acts *a, const float *dfeat, 
     unit_backward(&a->s1, a->x0, NULL, d1, 1, w->conv1, &w->bn1, g->conv1, &g->bn1, tmp, a->col);
     free(w);
     free(g);
+    return 0;
 }

@@ -62,12 +62,14 @@ void resnet_acts_bind(rn_acts *a, float *block, const clip_config *c, int B, int
 
 /* pixels [B,3,S,S] (NCHW, as clip_encode_image takes them) -> a->feat [B,E], copied to out if
  * non-NULL. With a->train, batch norm uses batch statistics and updates the running
- * estimates inside m's parameters (PyTorch's train() mode); otherwise running statistics. */
-void resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B, float *out);
+ * estimates inside m's parameters (PyTorch's train() mode); otherwise running statistics.
+ * Returns 0, or CLIP_ERR_NOMEM if its 20 KB table of weight pointers can't be allocated. */
+int resnet_forward(const clip_model *m, rn_acts *a, const float *pixels, int B, float *out);
 
 /* Floats of scratch resnet_backward needs for B images. */
 size_t resnet_backward_scratch(const clip_config *c, int B);
 /* After resnet_forward with a->train: grads (a block laid out like m->params) += ∂loss/∂θ
- * given dfeat [B,E] = ∂loss/∂features. The BN buffers' slots in grads are left untouched. */
-void resnet_backward(const clip_model *m, const rn_acts *a, const float *dfeat, float *grads, float *scratch);
+ * given dfeat [B,E] = ∂loss/∂features. The BN buffers' slots in grads are left untouched.
+ * Returns 0 or CLIP_ERR_NOMEM. */
+int resnet_backward(const clip_model *m, const rn_acts *a, const float *dfeat, float *grads, float *scratch);
 #endif
