@@ -1,6 +1,7 @@
 /* The clip_model handle: loading (both key layouts), initialising, saving, and the public
  * encode functions, which run the towers in chunks over one reusable workspace. */
 #include "model/model.h"
+#include "model/resnet.h"
 #include "io/safetensors.h"
 #include "io/file.h"
 #include "core/error.h"
@@ -278,12 +279,21 @@ static int ensure_ws(clip_model *m, size_t floats, clip_error *err) {
 
 int clip_encode_image(clip_model *m, const float *pixels, int n, float *out, clip_error *err) {
     if (n < 0 || (n && (!pixels || !out))) return clip_fail(err, CLIP_ERR_INVALID, "encode_image: bad arguments");
-    if (m->cfg.vision_kind != CLIP_VISION_VIT) return clip_fail(err, CLIP_ERR_UNSUPPORTED, "this image tower is not supported yet");
     size_t S = m->cfg.image_size, per = 3 * S * S;
+    int rn = m->cfg.vision_kind == CLIP_VISION_RESNET;
     for (int i = 0; i < n; i += m->max_batch) {
         int B = n - i < m->max_batch ? n - i : m->max_batch;
-        int rc = ensure_ws(m, vit_acts_size(&m->cfg, B, 1), err);
+        int rc = ensure_ws(m, rn ? resnet_acts_size(&m->cfg, B, 0) : vit_acts_size(&m->cfg, B, 1), err);
         if (rc) return rc;
+        if (rn) {   /* ModifiedResNet (model/resnet.c); its pointer table is ~40 KB: on the heap */
+            rn_acts *a = malloc(sizeof *a);
+            if (!a) return clip_fail(err, CLIP_ERR_NOMEM, "out of memory");
+            resnet_acts_bind(a, m->ws, &m->cfg, B, 0);
+            rc = resnet_forward(m, a, pixels + i * per, B, out + (size_t)i * m->cfg.embed_dim);
+            free(a);
+            if (rc) return clip_fail(err, rc, "out of memory");
+            continue;
+        }
         vit_acts a;
         vit_acts_bind(&a, m->ws, &m->cfg, B, 1);
         vit_forward(m, &a, pixels + i * per, B, out + (size_t)i * m->cfg.embed_dim);

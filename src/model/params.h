@@ -47,6 +47,8 @@ typedef struct param_entry {
     int init;                 /* init_kind */
     float init_scale;         /* std (normal), bound (uniform), value (const) */
     int decay;                /* AdamW weight decay applies (open_clip's rule) */
+    int buffer;               /* not trainable (BN running statistics): no gradient, no decay,
+                                 never touched by the optimizer; loaded and saved like the rest */
 } param_entry;
 
 typedef struct param_table {
