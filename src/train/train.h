@@ -4,6 +4,7 @@
 #define CLIP_TRAIN_TRAIN_H
 #include "clip.h"
 #include "model/model.h"
+#include "model/resnet.h"
 #include "core/rng.h"
 
 /* ---- loss (train/loss.c) */
@@ -34,6 +35,7 @@ typedef struct trainer {
     unsigned char *frozen;   /* per table entry */
     float *acts, *scratch;   /* activations (all layers) and backward scratch for mb pairs */
     vit_acts va;
+    rn_acts ra;              /* the ResNet tower's, when the model has one */
     text_acts ta;
     float *fi, *ft, *di, *dt;   /* [batch,E] features and their gradients */
 } trainer;

@@ -20,8 +20,8 @@ static int is_visual(const char *name) { return !strncmp(name, "visual.", 7); }
 int trainer_init(trainer *t, clip_model *m, const clip_train_opts *o, clip_error *err) {
     memset(t, 0, sizeof *t);
     const clip_config *c = &m->cfg;
-    if (c->vision_kind != CLIP_VISION_VIT || !c->text_width)
-        return clip_fail(err, CLIP_ERR_UNSUPPORTED, "training needs a ViT image tower and a text tower");
+    if (!c->text_width) return clip_fail(err, CLIP_ERR_UNSUPPORTED, "training needs a text tower");
+    int rn = c->vision_kind == CLIP_VISION_RESNET;
     if (o->batch_size < 2 || o->accum_steps < 1 || o->batch_size % o->accum_steps)
         return clip_fail(err, CLIP_ERR_INVALID, "batch size %d must be at least 2 and a multiple of accum_steps %d",
                          o->batch_size, o->accum_steps);
@@ -29,8 +29,9 @@ int trainer_init(trainer *t, clip_model *m, const clip_train_opts *o, clip_error
     t->o = *o;
     t->mb = o->batch_size / o->accum_steps;
     size_t P = m->table.total, E = c->embed_dim, B = o->batch_size;
-    size_t na = vit_acts_size(c, t->mb, c->vision_layers) + text_acts_size(c, t->mb, c->text_layers);
-    size_t vs = vit_backward_scratch_size(c, t->mb), ts = text_backward_scratch_size(c, t->mb);
+    size_t nv = rn ? resnet_acts_size(c, t->mb, 1) : vit_acts_size(c, t->mb, c->vision_layers);
+    size_t na = nv + text_acts_size(c, t->mb, c->text_layers);
+    size_t vs = rn ? resnet_backward_scratch(c, t->mb) : vit_backward_scratch_size(c, t->mb), ts = text_backward_scratch_size(c, t->mb);
     t->grad = calloc(P, sizeof(float));
     t->adam_m = calloc(P, sizeof(float));
     t->adam_v = calloc(P, sizeof(float));
@@ -44,13 +45,15 @@ int trainer_init(trainer *t, clip_model *m, const clip_train_opts *o, clip_error
     }
     t->ft = t->fi + B * E; t->di = t->ft + B * E; t->dt = t->di + B * E;
     params_bind(c, &m->table, t->grad, &t->g);
-    vit_acts_bind(&t->va, t->acts, c, t->mb, c->vision_layers);
-    text_acts_bind(&t->ta, t->acts + vit_acts_size(c, t->mb, c->vision_layers), c, t->mb, c->text_layers);
+    if (rn) resnet_acts_bind(&t->ra, t->acts, c, t->mb, 1);
+    else vit_acts_bind(&t->va, t->acts, c, t->mb, c->vision_layers);
+    text_acts_bind(&t->ta, t->acts + nv, c, t->mb, c->text_layers);
     /* logit_scale is shared: it trains unless both towers are locked */
     for (int i = 0; i < m->table.n; i++) {
         const char *n = m->table.e[i].name;
         if (!strcmp(n, "logit_scale")) t->frozen[i] = o->lock_image && o->lock_text;
         else t->frozen[i] = is_visual(n) ? o->lock_image : o->lock_text;
+        if (m->table.e[i].buffer) t->frozen[i] = 1;   /* BN running statistics: updated by the forward, not the optimizer */
     }
     return 0;
 }
@@ -61,16 +64,28 @@ void trainer_free(trainer *t) {
     memset(t, 0, sizeof *t);
 }
 
-static void forward_mb(trainer *t, const float *pixels, const int32_t *tokens, float *fi, float *ft) {
+static int forward_mb(trainer *t, const float *pixels, const int32_t *tokens, float *fi, float *ft) {
     const clip_config *c = &t->m->cfg;
-    vit_forward(t->m, &t->va, pixels, t->mb, fi);
+    if (c->vision_kind == CLIP_VISION_RESNET) {
+        if (resnet_forward(t->m, &t->ra, pixels, t->mb, fi)) return CLIP_ERR_NOMEM;
+    } else {
+        vit_forward(t->m, &t->va, pixels, t->mb, fi);
+    }
     text_acts_bind(&t->ta, (float *)t->ta.eot, c, t->mb, c->text_layers);   /* reset T to the full context */
     text_forward(t->m, &t->ta, tokens, t->mb, 0, ft);
+    return 0;
 }
 
-static void backward_mb(trainer *t, const int32_t *tokens, const float *di, const float *dt) {
-    if (!t->o.lock_image) vit_backward(t->m, &t->g, &t->va, di, t->scratch);
+static int backward_mb(trainer *t, const int32_t *tokens, const float *di, const float *dt) {
+    if (!t->o.lock_image) {
+        if (t->m->cfg.vision_kind == CLIP_VISION_RESNET) {
+            if (resnet_backward(t->m, &t->ra, di, t->grad, t->scratch)) return CLIP_ERR_NOMEM;
+        } else {
+            vit_backward(t->m, &t->g, &t->va, di, t->scratch);
+        }
+    }
     if (!t->o.lock_text) text_backward(t->m, &t->g, &t->ta, tokens, dt, t->scratch);
+    return 0;
 }
 
 static int check_tokens(const clip_config *c, const int32_t *tokens, int n, clip_error *err) {
@@ -88,15 +103,17 @@ int trainer_grad(trainer *t, const float *pixels, const int32_t *tokens, train_s
     int rc = check_tokens(c, tokens, B, err);
     if (rc) return rc;
     memset(t->grad, 0, t->m->table.total * sizeof(float));
-    for (int k = 0; k < A; k++)
-        forward_mb(t, pixels + k * mb * px, tokens + (size_t)k * mb * ctx, t->fi + (size_t)k * mb * E, t->ft + (size_t)k * mb * E);
+    for (int k = 0; k < A && !rc; k++)
+        rc = forward_mb(t, pixels + k * mb * px, tokens + (size_t)k * mb * ctx, t->fi + (size_t)k * mb * E, t->ft + (size_t)k * mb * E);
+    if (rc) return clip_fail(err, rc, "out of memory in the forward pass");
     clip_loss_out lo = {.dimg = t->di, .dtxt = t->dt};
     if ((rc = clip_loss(t->fi, t->ft, B, E, t->m->p.logit_scale[0], &lo, err))) return rc;
     t->g.logit_scale[0] += lo.dlogit_scale;
     for (int k = 0; k < A; k++) {
         const int32_t *tk = tokens + (size_t)k * mb * ctx;
-        if (A > 1) forward_mb(t, pixels + k * mb * px, tk, t->fi + (size_t)k * mb * E, t->ft + (size_t)k * mb * E);
-        backward_mb(t, tk, t->di + (size_t)k * mb * E, t->dt + (size_t)k * mb * E);
+        if (A > 1) rc = forward_mb(t, pixels + k * mb * px, tk, t->fi + (size_t)k * mb * E, t->ft + (size_t)k * mb * E);
+        if (!rc) rc = backward_mb(t, tk, t->di + (size_t)k * mb * E, t->dt + (size_t)k * mb * E);
+        if (rc) return clip_fail(err, rc, "out of memory in the backward pass");
     }
     if (st) { st->loss = lo.loss; st->loss_image = lo.loss_image; st->loss_text = lo.loss_text; }
     return 0;
@@ -139,8 +156,19 @@ int trainer_eval(trainer *t, const float *pixels, const int32_t *tokens, int n, 
     int rc = check_tokens(c, tokens, n, err);
     if (rc) return rc;
     size_t px = 3 * (size_t)c->image_size * c->image_size;
-    for (int k = 0; k < n / mb; k++)
-        forward_mb(t, pixels + k * mb * px, tokens + (size_t)k * mb * ctx, t->fi + (size_t)k * mb * E, t->ft + (size_t)k * mb * E);
+    for (int k = 0; k < n / mb && !rc; k++) {
+        float *fi = t->fi + (size_t)k * mb * E, *ft = t->ft + (size_t)k * mb * E;
+        if (c->vision_kind == CLIP_VISION_RESNET) {
+            /* held-out images go through the inference path: batch norm on running statistics,
+             * which it must not update */
+            rc = clip_encode_image(t->m, pixels + k * mb * px, mb, fi, err);
+            if (!rc) text_acts_bind(&t->ta, (float *)t->ta.eot, c, t->mb, c->text_layers);
+            if (!rc) text_forward(t->m, &t->ta, tokens + (size_t)k * mb * ctx, t->mb, 0, ft);
+        } else {
+            rc = forward_mb(t, pixels + k * mb * px, tokens + (size_t)k * mb * ctx, fi, ft);
+        }
+    }
+    if (rc) return rc;
     clip_loss_out lo = {0};
     if ((rc = clip_loss(t->fi, t->ft, n, E, t->m->p.logit_scale[0], &lo, err))) return rc;
     *loss = lo.loss;

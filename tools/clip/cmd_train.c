@@ -28,7 +28,7 @@ static void help(void) {
            "  --workers N (2)      data threads;  --prefetch N (2) batches ahead\n"
            "Optimisation (open_clip's defaults):\n"
            "  --steps N (1000)  --batch-size N (64)  --accum N (1)  --lr X (5e-4)  --warmup N (100)\n"
-           "  --wd X (0.2)  --beta1 X (0.9)  --beta2 X (0.98)  --eps X (1e-6)  --grad-clip X (0: off)  --seed N (0)\n"
+           "  --wd X (0.2)  --beta1 X (0.9)  --beta2 X (0.98; ResNet 0.999)  --eps X (1e-6; ResNet 1e-8)  --grad-clip X (0: off)  --seed N (0)\n"
            "Output:\n"
            "  --checkpoint FILE    checkpoint (atomic; default: OUT with .ckpt appended when -o is given)\n"
            "  --checkpoint-every N (100)  --eval-every N (100)  --log FILE.jsonl  --print-every N (1)\n"
@@ -75,6 +75,7 @@ int cmd_train(int argc, char **argv) {
     int threads = 0, seed = 0, print_every = 1, ival;
     clip_train_opts o;
     clip_train_opts_defaults(&o);
+    o.beta2 = o.eps = -1;   /* unset: chosen by the image tower below */
     o.workers = 2;
     o.ckpt_every = 100;
     o.eval_every = 100;
@@ -134,6 +135,9 @@ int cmd_train(int argc, char **argv) {
     }
     if (!m) return cli_fail("train", "%s", e.msg);
     const clip_config *c = clip_model_get_config(m);
+    /* the paper's AdamW settings: (0.9, 0.98, 1e-6) for ViTs, (0.9, 0.999, 1e-8) for ResNets */
+    if (o.beta2 < 0) o.beta2 = c->vision_kind == CLIP_VISION_RESNET ? 0.999f : 0.98f;
+    if (o.eps < 0) o.eps = c->vision_kind == CLIP_VISION_RESNET ? 1e-8f : 1e-6f;
     clip_dataset *tr = data ? clip_dataset_open(data, c->image_size, c->context_length, &e) : clip_dataset_from_npy(pixels, tokens, groups, &e);
     clip_dataset *va = NULL;
     int rc = EXIT_BAD;
