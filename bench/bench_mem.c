@@ -2,13 +2,19 @@
  * of one kind, reporting wall times and the peak resident set (getrusage ru_maxrss) after each
  * stage. ru_maxrss only grows, so each configuration needs its own process:
  *   build/bench/bench_mem MODEL [--image N | --text N [--tokens T]] [--plain] [--reps R]
- * --plain loads with clip_load_opts.plain_weights = 1 (no repacking; the training layout). */
+ * --plain loads with clip_load_opts.plain_weights = 1 (no repacking; the training layout).
+ *   build/bench/bench_mem MODEL --phases [--reps R]
+ * times the stages of a load (header, allocation, reading, packing) R times, best of each. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include "clip.h"
+#include "model/model.h"
+#include "io/safetensors.h"
+#include <fcntl.h>
+#include <unistd.h>
 
 static double now(void) {
     struct timespec t;
@@ -22,10 +28,48 @@ static double maxrss_mb(void) {
     return u.ru_maxrss / 1024.0;
 }
 
+static double cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 static long minflt(void) {
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
     return u.ru_minflt;
+}
+
+/* The stages of clip_model_load, each timed (a file in OpenAI layout, no config.json). */
+static int phases(const char *path, int reps) {
+    double best[5] = {1e9, 1e9, 1e9, 1e9, 1e9};
+    const char *name[5] = {"parse header (st_open)", "allocate", "read tensors (pread + finite check)", "pack in place", "free"};
+    for (int r = 0; r < reps; r++) {
+        clip_error e = {0};
+        st_file f;
+        clip_config cfg;
+        double t[6];
+        t[0] = now();
+        if (st_open(path, &f, &e) || config_from_checkpoint(&f, NULL, &cfg, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        t[1] = now();
+        clip_model *m = model_alloc(&cfg, &e);
+        if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        t[2] = now();
+        int fd = open(path, O_RDONLY);
+        if (weights_load_fd(m, &f, fd, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        close(fd);
+        st_close(&f);
+        t[3] = now();
+        if (model_pack(m, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        t[4] = now();
+        clip_model_free(m);
+        t[5] = now();
+        for (int i = 0; i < 5; i++) if (t[i + 1] - t[i] < best[i]) best[i] = t[i + 1] - t[i];
+    }
+    double tot = 0;
+    for (int i = 0; i < 5; i++) { printf("%-40s %8.1f ms (best of %d)\n", name[i], best[i] * 1e3, reps); if (i < 4) tot += best[i]; }
+    printf("%-40s %8.1f ms\n", "sum of the best load stages", tot * 1e3);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -39,17 +83,19 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--plain")) plain = 1;
     }
+    for (int i = 2; i < argc; i++) if (!strcmp(argv[i], "--phases")) return phases(path, reps);
     double rss0 = maxrss_mb();
     long f0 = minflt();
     clip_error e = {0};
     clip_load_opts o = {.activation = -1, .plain_weights = plain};
-    double t0 = now();
+    double t0 = now(), c0 = cpu_s();
     clip_model *m = clip_model_load(path, &o, &e);
-    double tl = now() - t0;
+    double tl = now() - t0, cl = cpu_s() - c0;
     if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }
     size_t wbytes = clip_model_num_params(m) * sizeof(float);
     printf("model %s: %.1f MB of fp32 weights%s\n", path, wbytes / 1048576.0, plain ? " (plain_weights)" : "");
-    printf("load: %.1f ms, %ld minor page faults, peak RSS %.1f MB (%.1f MB before load)\n", tl * 1e3, minflt() - f0,
+    printf("load: %.1f ms wall, %.1f ms CPU, %ld minor page faults, peak RSS %.1f MB (%.1f MB before load)\n", tl * 1e3,
+           cl * 1e3, minflt() - f0,
            maxrss_mb(), rss0);
     const clip_config *c = clip_model_get_config(m);
     int n = n_img ? n_img : n_txt, S = c->image_size, ctx = c->context_length;

@@ -6,7 +6,10 @@
 #include "core/error.h"
 #include "core/matmul.h"
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <unistd.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +103,29 @@ static int shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
     return k + snprintf(buf + k, n - k, "]");
 }
 
-static int load_entry(clip_model *m, const param_entry *e, const st_file *f, clip_error *err) {
+/* Reads n bytes at off of fd into dst. pread, not the mapping: the file's pages then never enter
+ * this process's resident set, so loading peaks at one copy of the weights instead of two. */
+static int read_at(int fd, void *dst, size_t n, off_t off) {
+    char *d = dst;
+    while (n) {
+        ssize_t r = pread(fd, d, n, off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        d += r; n -= (size_t)r; off += r;
+    }
+    return 0;
+}
+
+/* 1 if no value is Inf or NaN (all exponent bits set), as a branch-free scan the compiler
+ * vectorises: a per-element isfinite() with an early return was a third of the load time. */
+static int all_finite(const float *x, size_t n) {
+    const uint32_t *u = (const uint32_t *)x;
+    uint32_t bad = 0;
+    for (size_t j = 0; j < n; j++) bad |= (uint32_t)((u[j] & 0x7f800000u) == 0x7f800000u);
+    return !bad;
+}
+
+static int load_entry(clip_model *m, const param_entry *e, const st_file *f, int fd, clip_error *err) {
     float *dst = m->params + e->offset;
     char src[3][128];
     int transpose = 0, ns = 1;
@@ -128,7 +153,10 @@ static int load_entry(clip_model *m, const param_entry *e, const st_file *f, cli
                              ns > 1 ? " (in thirds)" : transpose ? " (transposed)" : "");
         }
         int rc;
-        if (!transpose) {
+        if (!transpose && fd >= 0 && t->dtype == ST_F32) {
+            if (read_at(fd, dst + i * part, t->nbytes, (off_t)(t->data - (const uint8_t *)f->map)))
+                return clip_fail(err, CLIP_ERR_IO, "cannot read tensor '%s': %s", src[i], strerror(errno ? errno : EIO));
+        } else if (!transpose) {
             if ((rc = st_read_f32(t, dst + i * part, err))) return rc;
         } else {
             float *tmp = malloc(t->numel * sizeof(float));
@@ -140,14 +168,15 @@ static int load_entry(clip_model *m, const param_entry *e, const st_file *f, cli
             free(tmp);
         }
     }
-    for (size_t j = 0; j < e->numel; j++)
-        if (!isfinite(dst[j])) return clip_fail(err, CLIP_ERR_FORMAT, "tensor '%s' holds a non-finite value", src[0]);
+    if (!all_finite(dst, e->numel)) return clip_fail(err, CLIP_ERR_FORMAT, "tensor '%s' holds a non-finite value", src[0]);
     return 0;
 }
 
-int weights_load(clip_model *m, const st_file *f, clip_error *err) {
+int weights_load(clip_model *m, const st_file *f, clip_error *err) { return weights_load_fd(m, f, -1, err); }
+
+int weights_load_fd(clip_model *m, const st_file *f, int fd, clip_error *err) {
     for (int i = 0; i < m->table.n; i++) {
-        int rc = load_entry(m, &m->table.e[i], f, err);
+        int rc = load_entry(m, &m->table.e[i], f, fd, err);
         if (rc) return rc;
     }
     return 0;
@@ -191,7 +220,10 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
     }
     clip_model *m = model_alloc(&cfg, err);
     if (!m) { st_close(&f); return NULL; }
-    rc = weights_load(m, &f, err);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    errno = 0;
+    rc = weights_load_fd(m, &f, fd, err);
+    if (fd >= 0) close(fd);
     st_close(&f);
     if (rc) {
         char msg[sizeof err->msg];

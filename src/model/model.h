@@ -74,6 +74,8 @@ struct st_file;
 int config_from_checkpoint(const struct st_file *f, const char *config_json, clip_config *cfg, clip_error *err);
 /* Copies tensors from a checkpoint into the parameter block (both key layouts). */
 int weights_load(clip_model *m, const struct st_file *f, clip_error *err);
+/* The same, reading F32 tensors with pread from fd (the file f maps) instead of the mapping. */
+int weights_load_fd(clip_model *m, const struct st_file *f, int fd, clip_error *err);
 /* Saves a parameter block laid out like m (its own, or an EMA / gradient block) with extra metadata. */
 int clip_model_save_with(const clip_model *m, const float *block, const char *path, const char *const *extra_meta, int n_extra, clip_error *err);
 /* The "config" metadata JSON our checkpoints carry (malloc'd; NULL when out of memory). */
