@@ -60,6 +60,9 @@ typedef struct clip_load_opts {
     int activation;         /* -1: as the checkpoint says; else clip_activation to force */
     int text_heads;         /* 0: width/64 (or config.json); >0 overrides */
     int vision_heads;       /* 0: width/64 (ResNet width*32/64); >0 overrides */
+    int plain_weights;      /* 0 (default): weight matrices are repacked in place for the inference
+                               GEMM (no extra memory); 1: kept in the checkpoint's layout, as training
+                               uses them (clip_train converts a repacked model back either way) */
 } clip_load_opts;
 
 /* Loads a .safetensors file, or a directory with model.safetensors (+ config.json).

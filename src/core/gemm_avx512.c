@@ -236,6 +236,19 @@ void gemm_avx512_pack_b(int transB, int K, int N, const float *B, int ldb, float
     if (K > 0 && N > 0) pack_b(transB, B, ldb, 0, K, 0, N, dst);
 }
 
+void gemm_avx512_unpack_b(int transB, int K, int N, const float *src, float *B) {
+    for (int j0 = 0; j0 < N; j0 += NR) {
+        const float *p = src + (long)(j0 / NR) * K * NR;
+        int nr = min_i(NR, N - j0);
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < nr; j++) {
+                float v = p[(long)k * NR + j];
+                if (transB) B[(long)(j0 + j) * K + k] = v;
+                else B[(long)k * N + j0 + j] = v;
+            }
+    }
+}
+
 /* ---------------------------------------------------------------- driver */
 
 typedef struct {

@@ -15,6 +15,10 @@ size_t gemm_avx512_packed_size(int K, int N);
 /* Packs op(B) (K x N; transB: B is stored N x K) into dst (64-byte aligned, packed_size floats). */
 void gemm_avx512_pack_b(int transB, int K, int N, const float *B, int ldb, float *dst);
 
+/* Inverse of gemm_avx512_pack_b: packed panels src -> B (transB: stored N x K, ldb = K; else
+ * K x N, ldb = N). */
+void gemm_avx512_unpack_b(int transB, int K, int N, const float *src, float *B);
+
 /* C[M,N] = act(alpha * op(A) op(B) + beta * C + bias), row-major. Bp (may be NULL) is op(B)
  * already packed by gemm_avx512_pack_b; then B/ldb/transB are ignored. bias: N floats or NULL.
  * act: a matmul_act. nthreads: OpenMP threads to use (>= 1). */

@@ -6,6 +6,7 @@
 #include "clip.h"
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,28 @@ int matmul_pack_b(matmul_packed_b *pb, int transB, int K, int N, const float *B,
     pb->data = d;
     pb->bytes = bytes;
     return 0;
+}
+
+int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp) {
+    memset(pb, 0, sizeof *pb);
+    if (!use_avx512() || K <= 0 || N <= 0 || N % GEMM_NR || ((uintptr_t)B & 63) || !tmp) return CLIP_ERR_UNSUPPORTED;
+    size_t n = (size_t)K * N;
+    memcpy(tmp, B, n * sizeof(float));
+    gemm_avx512_pack_b(transB, K, N, tmp, transB ? K : N, B);
+    pb->K = K;
+    pb->N = N;
+    pb->layout = 0;
+    pb->data = B;
+    pb->bytes = n * sizeof(float);
+    return 0;
+}
+
+void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp) {
+    if (!pb->data) return;
+    size_t n = (size_t)pb->K * pb->N;
+    memcpy(tmp, pb->data, n * sizeof(float));
+    gemm_avx512_unpack_b(transB, pb->K, pb->N, tmp, pb->data);
+    memset(pb, 0, sizeof *pb);
 }
 
 void matmul_packed_b_free(matmul_packed_b *pb) {

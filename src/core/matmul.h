@@ -40,6 +40,16 @@ typedef struct matmul_packed_b {
 int matmul_pack_b(matmul_packed_b *pb, int transB, int K, int N, const float *B, int ldb);
 void matmul_packed_b_free(matmul_packed_b *pb);
 
+/* In-place packing, for a loader that keeps a single copy of its weights: B (contiguous,
+ * ldb = transB ? K : N) is overwritten by its packed form, which describes *pb (pb->data == B,
+ * not owned: never pass it to matmul_packed_b_free). Possible only with the AVX-512 kernel,
+ * N a multiple of 32 (packed size == K*N) and B 64-byte aligned; otherwise returns
+ * CLIP_ERR_UNSUPPORTED and leaves B alone (the caller keeps using matmul on it).
+ * tmp: K*N floats of scratch. */
+int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp);
+/* Undoes matmul_pack_b_inplace (same transB): pb->data gets op(B)'s original layout back. */
+void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp);
+
 /* C[M,N] = act(alpha * op(A)[M,K] * B + beta * C + bias) with B from matmul_pack_b.
  * bias may be NULL and act MATMUL_ACT_NONE for a plain product. */
 void matmul_prepacked(int transA, int M, float alpha, const float *A, int lda,

@@ -34,34 +34,32 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
     }
 }
 
-/* Per (batch, head): scores = scale·Q·Kᵀ and out = P·V as GEMMs over strided views of qkv
- * (rows 3C apart), with the softmax between them in parallel over rows. */
+/* Per (batch, head), in parallel over the B·NH pairs: scores = scale·Q·Kᵀ and out = P·V as
+ * single-threaded GEMMs over strided views of qkv (rows 3C apart), the softmax between them
+ * while the scores are still in cache. Short sequences (50, 77 tokens) make each GEMM tiny, so
+ * splitting pairs across threads beats splitting each GEMM. */
 void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int NH, int causal) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *base = qkv + (size_t)b * T * C3 + h * hs;
-            matmul(0, 1, T, T, hs, scale, base, C3, base + C, C3, 0.0f, probs + ((size_t)b * NH + h) * T * T, T);
-        }
     #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < (size_t)B * NH * T; r++) {
-        float *row = probs + r * T;
-        int t = (int)(r % T), tk = causal ? t + 1 : T;
-        float maxv = -INFINITY;
-        for (int u = 0; u < tk; u++) if (row[u] > maxv) maxv = row[u];
-        float sum = 0;
-        for (int u = 0; u < tk; u++) { row[u] = expf(row[u] - maxv); sum += row[u]; }
-        float inv = 1.0f / sum;
-        for (int u = 0; u < tk; u++) row[u] *= inv;
-        for (int u = tk; u < T; u++) row[u] = 0;
-    }
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *base = qkv + (size_t)b * T * C3 + h * hs;
-            matmul(0, 0, T, hs, T, 1.0f, probs + ((size_t)b * NH + h) * T * T, T, base + 2 * C, C3, 0.0f,
-                   out + (size_t)b * T * C + h * hs, C);
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        const float *base = qkv + (size_t)b * T * C3 + h * hs;
+        float *p = probs + (size_t)bh * T * T;
+        matmul(0, 1, T, T, hs, scale, base, C3, base + C, C3, 0.0f, p, T);
+        for (int t = 0; t < T; t++) {
+            float *row = p + (size_t)t * T;
+            int tk = causal ? t + 1 : T;
+            float maxv = -INFINITY;
+            for (int u = 0; u < tk; u++) if (row[u] > maxv) maxv = row[u];
+            float sum = 0;
+            for (int u = 0; u < tk; u++) { row[u] = expf(row[u] - maxv); sum += row[u]; }
+            float inv = 1.0f / sum;
+            for (int u = 0; u < tk; u++) row[u] *= inv;
+            for (int u = tk; u < T; u++) row[u] = 0;
         }
+        matmul(0, 0, T, hs, T, 1.0f, p, T, base + 2 * C, C3, 0.0f, out + (size_t)b * T * C + h * hs, C);
+    }
 }
 
 void act_forward(float *out, const float *inp, size_t n, int kind) {

@@ -15,6 +15,11 @@ struct clip_model {
     size_t ws_cap;
     int max_batch;            /* encode calls run in chunks of at most this many */
     int text_full_ctx;        /* 1: run all ctx positions (tests); 0: stop after the last EOT */
+    /* inference layout (model/pack.c): weight matrices repacked in place for the GEMM kernel */
+    int packed;               /* 1 while any matrix below is packed */
+    matmul_packed_b *pk;      /* all descriptors, one allocation */
+    tf_packed vtf, ttf;       /* per-layer matrices of each tower */
+    matmul_packed_b *v_conv1_pk, *v_proj_pk, *t_proj_pk;
     clip_act_hook hook;       /* debug: called at named points of the forward pass */
     void *hook_ud;
 };
@@ -69,10 +74,16 @@ struct st_file;
 int config_from_checkpoint(const struct st_file *f, const char *config_json, clip_config *cfg, clip_error *err);
 /* Copies tensors from a checkpoint into the parameter block (both key layouts). */
 int weights_load(clip_model *m, const struct st_file *f, clip_error *err);
+/* The same, reading F32 tensors with pread from fd (the file f maps) instead of the mapping. */
+int weights_load_fd(clip_model *m, const struct st_file *f, int fd, clip_error *err);
 /* Saves a parameter block laid out like m (its own, or an EMA / gradient block) with extra metadata. */
 int clip_model_save_with(const clip_model *m, const float *block, const char *path, const char *const *extra_meta, int n_extra, clip_error *err);
 /* The "config" metadata JSON our checkpoints carry (malloc'd; NULL when out of memory). */
 char *model_config_json(const clip_config *c);
+/* Packs every weight matrix in place (no extra memory) for matmul_prepacked; matrices the kernel
+ * cannot take stay plain. model_unpack restores the checkpoint layout (training, saving). */
+int model_pack(clip_model *m, clip_error *err);
+int model_unpack(clip_model *m, clip_error *err);
 /* Allocates the table and block for cfg. */
 clip_model *model_alloc(const clip_config *cfg, clip_error *err);
 #endif

@@ -4,6 +4,7 @@
 #define CLIP_MODEL_TOWER_H
 #include <stddef.h>
 #include "model/params.h"
+#include "core/matmul.h"
 
 /* Called at named points of a forward pass ("vis.block0.qkv", ...) when set; tests compare. */
 typedef void (*clip_act_hook)(void *ud, const char *name, const float *data, size_t n);
@@ -12,6 +13,7 @@ typedef void (*clip_act_hook)(void *ud, const char *name, const float *data, siz
  * With slots == 1 every layer reuses slot 0 (inference); slots == L keeps all (training). */
 typedef struct tf_acts {
     int slots;
+    int infer;                          /* 1: inference (set after binding): nothing is kept for backward */
     float *ln1, *ln1_mean, *ln1_rstd;   /* [S,B*T,C], [S,B*T], [S,B*T] */
     float *qkv;                         /* [S,B*T,3C] */
     float *att;                         /* [S,B,NH,T,T] */
@@ -30,8 +32,15 @@ float *tf_acts_bind(tf_acts *a, float *block, int slots, int B, int T, int C, in
 
 typedef struct tf_shape { int L, B, T, C, NH, causal, act; } tf_shape;
 
-/* Runs L blocks over x[B,T,C]; returns a pointer to the output (inside a). */
-const float *transformer_forward(const tf_weights *w, tf_acts *a, const float *x, tf_shape s,
+/* A tower's weight matrices packed in place for the GEMM kernel (model/pack.c), [L] each;
+ * an entry with data == NULL is in its plain layout. NULL pointer: all plain (training). */
+typedef struct tf_packed { matmul_packed_b *qkv, *proj, *fc, *fcp; } tf_packed;
+
+/* Runs L blocks over x[B,T,C]; returns a pointer to the output (inside a). pk (may be NULL)
+ * gives the packed weights. With a->infer (slots == 1) and no hook, the residual stream is
+ * updated in place and bias, activation and residual adds are fused into the GEMMs. */
+/* (that fast path needs a->infer: training binds one slot too when a tower has one layer) */
+const float *transformer_forward(const tf_weights *w, const tf_packed *pk, tf_acts *a, const float *x, tf_shape s,
                                  clip_act_hook hook, void *ud, const char *prefix);
 
 /* Backward of transformer_forward (model/transformer_backward.c); needs a->slots == s.L.

@@ -44,7 +44,8 @@ void vit_forward(const clip_model *m, vit_acts *a, const float *pixels, int B, f
                 for (int ky = 0; ky < P; ky++)
                     memcpy(dst + (ch * P + ky) * P, pixels + (((size_t)b * 3 + ch) * S + gy * P + ky) * S + gx * P, P * sizeof(float));
         }
-    linear_forward(a->pe, a->patches, w->v_conv1, NULL, B * GG, K, W);
+    if (m->packed && m->v_conv1_pk->data) matmul_prepacked(0, B * GG, 1.0f, a->patches, K, m->v_conv1_pk, 0.0f, a->pe, W, NULL, MATMUL_ACT_NONE);
+    else linear_forward(a->pe, a->patches, w->v_conv1, NULL, B * GG, K, W);
     if (hook) hook(ud, "vis.patch_embed", a->pe, (size_t)B * GG * W);
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++) {
@@ -59,11 +60,12 @@ void vit_forward(const clip_model *m, vit_acts *a, const float *pixels, int B, f
     layernorm_forward(a->lnpre, a->lnpre_mean, a->lnpre_rstd, a->emb, w->v_ln_pre_w, w->v_ln_pre_b, B * T, W, c->ln_eps);
     if (hook) hook(ud, "vis.ln_pre", a->lnpre, (size_t)B * T * W);
     tf_shape s = {c->vision_layers, B, T, W, c->vision_heads, 0, c->activation};
-    const float *y = transformer_forward(&w->v_tf, &a->tf, a->lnpre, s, hook, ud, "vis");
+    const float *y = transformer_forward(&w->v_tf, m->packed ? &m->vtf : NULL, &a->tf, a->lnpre, s, hook, ud, "vis");
     for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * W, y + (size_t)b * T * W, W * sizeof(float));
     layernorm_forward(a->lnpost, a->lnpost_mean, a->lnpost_rstd, a->cls, w->v_ln_post_w, w->v_ln_post_b, B, W, c->ln_eps);
     if (hook) hook(ud, "vis.ln_post", a->lnpost, (size_t)B * W);
-    matmul(0, 0, B, c->embed_dim, W, 1.0f, a->lnpost, W, w->v_proj, c->embed_dim, 0.0f, a->feat, c->embed_dim);
+    if (m->packed && m->v_proj_pk->data) matmul_prepacked(0, B, 1.0f, a->lnpost, W, m->v_proj_pk, 0.0f, a->feat, c->embed_dim, NULL, MATMUL_ACT_NONE);
+    else matmul(0, 0, B, c->embed_dim, W, 1.0f, a->lnpost, W, w->v_proj, c->embed_dim, 0.0f, a->feat, c->embed_dim);
     if (hook) hook(ud, "vis.features", a->feat, (size_t)B * c->embed_dim);
     if (out) memcpy(out, a->feat, (size_t)B * c->embed_dim * sizeof(float));
 }

@@ -25,6 +25,8 @@ int trainer_init(trainer *t, clip_model *m, const clip_train_opts *o, clip_error
     if (o->batch_size < 2 || o->accum_steps < 1 || o->batch_size % o->accum_steps)
         return clip_fail(err, CLIP_ERR_INVALID, "batch size %d must be at least 2 and a multiple of accum_steps %d",
                          o->batch_size, o->accum_steps);
+    int rc = model_unpack(m, err);   /* training updates the checkpoint layout (model/pack.c) */
+    if (rc) return rc;
     t->m = m;
     t->o = *o;
     t->mb = o->batch_size / o->accum_steps;

@@ -1,0 +1,98 @@
+/* The inference layout of the weights: every Linear weight matrix is repacked in place into the
+ * GEMM kernel's panels, so the forward pass calls matmul_prepacked and never packs B again.
+ * Packed and plain sizes are equal for every CLIP width, so this costs no memory; training and
+ * saving need the plain layout back (model_unpack). */
+#include "model/model.h"
+#include "core/error.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* One matrix the forward multiplies by: op(B)[K,N] stored at w. */
+typedef struct { float *w; int transB, K, N; } mat;
+
+/* A tower's block matrices, each kind over all layers (the order bind_views expects). */
+static int list_tower(mat *mats, int n, const tf_weights *t, int L, int W) {
+    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->qkv_w + (size_t)l * 3 * W * W, 1, W, 3 * W};
+    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->proj_w + (size_t)l * W * W, 1, W, W};
+    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->fc_w + (size_t)l * 4 * W * W, 1, W, 4 * W};
+    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->fcp_w + (size_t)l * 4 * W * W, 1, 4 * W, W};
+    return n;
+}
+
+/* The model's matrices in descriptor order; returns how many (mats may be NULL to count). */
+static int list_mats(clip_model *m, mat *mats) {
+    const clip_config *c = &m->cfg;
+    clip_params *p = &m->p;
+    int n = 0;
+    if (c->vision_kind == CLIP_VISION_VIT) {
+        int W = c->vision_width, P = c->patch_size;
+        if (mats) { mats[0] = (mat){p->v_conv1, 1, 3 * P * P, W}; mats[1] = (mat){p->v_proj, 0, W, c->embed_dim}; }
+        n = list_tower(mats, 2, &p->v_tf, c->vision_layers, W);
+    }
+    if (c->text_width) {
+        if (mats) mats[n] = (mat){p->t_proj, 0, c->text_width, c->embed_dim};
+        n = list_tower(mats, n + 1, &p->t_tf, c->text_layers, c->text_width);
+    }
+    return n;
+}
+
+/* Points the tower views at the descriptors (same order as list_mats). */
+static void bind_views(clip_model *m) {
+    const clip_config *c = &m->cfg;
+    matmul_packed_b *d = m->pk;
+    memset(&m->vtf, 0, sizeof m->vtf);
+    memset(&m->ttf, 0, sizeof m->ttf);
+    m->v_conv1_pk = m->v_proj_pk = m->t_proj_pk = NULL;
+    if (c->vision_kind == CLIP_VISION_VIT) {
+        int L = c->vision_layers;
+        m->v_conv1_pk = d++;
+        m->v_proj_pk = d++;
+        m->vtf.qkv = d; m->vtf.proj = d + L; m->vtf.fc = d + 2 * L; m->vtf.fcp = d + 3 * L;
+        d += 4 * L;
+    }
+    if (c->text_width) {
+        int L = c->text_layers;
+        m->t_proj_pk = d++;
+        m->ttf.qkv = d; m->ttf.proj = d + L; m->ttf.fc = d + 2 * L; m->ttf.fcp = d + 3 * L;
+    }
+}
+
+int model_pack(clip_model *m, clip_error *err) {
+    if (m->packed) return 0;
+    int n = list_mats(m, NULL);
+    if (!n) return 0;
+    mat *mats = malloc(n * sizeof *mats);
+    if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
+    if (!mats || !m->pk) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
+    list_mats(m, mats);
+    size_t big = 0;
+    for (int i = 0; i < n; i++) if ((size_t)mats[i].K * mats[i].N > big) big = (size_t)mats[i].K * mats[i].N;
+    float *tmp = malloc(big * sizeof(float));
+    if (!tmp) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
+    bind_views(m);
+    int any = 0;
+    for (int i = 0; i < n; i++) {
+        if (!matmul_pack_b_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp)) any = 1;
+    }
+    free(tmp);
+    free(mats);
+    m->packed = any;
+    return 0;
+}
+
+int model_unpack(clip_model *m, clip_error *err) {
+    if (!m->packed) return 0;
+    int n = list_mats(m, NULL);
+    mat *mats = malloc(n * sizeof *mats);
+    if (!mats) return clip_fail(err, CLIP_ERR_NOMEM, "out of memory");
+    list_mats(m, mats);
+    size_t big = 0;
+    for (int i = 0; i < n; i++) if ((size_t)mats[i].K * mats[i].N > big) big = (size_t)mats[i].K * mats[i].N;
+    float *tmp = malloc(big * sizeof(float));
+    if (!tmp) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
+    for (int i = 0; i < n; i++) matmul_unpack_b_inplace(m->pk + i, mats[i].transB, tmp);
+    free(tmp);
+    free(mats);
+    m->packed = 0;
+    return 0;
+}
