@@ -80,10 +80,14 @@ install: all
 data:
 	bash scripts/data/prepare.sh
 
+# The shipped emoji model (docs/emoji.md): data prep, then training from scratch (~15 min on 2 cores).
+model: all data
+	bash scripts/emoji/train.sh --data datasets/emoji --out data/models/default.safetensors
+
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all test bench asan fuzz install clean data
+.PHONY: all test bench asan fuzz install clean data model
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
 
 # Files linked into the library with .incbin (the compiler cannot see these dependencies).

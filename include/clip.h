@@ -121,8 +121,26 @@ typedef struct clip_dataset clip_dataset;
 /* From arrays: pixels float32 [N,3,S,S] (preprocessed) or uint8 [N,S,S,3]; tokens int32 [N,ctx];
  * groups int32 [N] or NULL. */
 clip_dataset *clip_dataset_from_npy(const char *pixels_npy, const char *tokens_npy, const char *groups_npy, clip_error *err);
-/* A manifest (TSV: image path, caption[, group]) or a directory of WebDataset tar shards. */
+/* From files (docs/training.md, "Data from files"): path is a TSV manifest (image path, caption[,
+ * group]; '#' lines are comments; relative paths are relative to the manifest's directory), a
+ * .tar shard, or a directory of WebDataset tar shards (*.tar: key.jpg|jpeg|png|webp, key.txt,
+ * optional key.group). Captions are tokenized at open (truncated to the context); missing image
+ * files and malformed rows or archives fail here, naming the file and line; an image that does
+ * not decode fails when it is loaded (at open when cache_images is set). */
+typedef struct clip_dataset_opts {
+    int image_size, context_length;
+    int cache_images;        /* decode every image once at open and keep it in memory (small sets) */
+    int composite;           /* composite images with alpha onto bg (as clip_image_opts) */
+    uint8_t bg[3];           /* default white */
+    const char *vocab;       /* tokenizer path for clip_tokenizer_load; NULL: OpenAI's, built in */
+    int64_t max_pixels;      /* per image; 0: the image module's default */
+} clip_dataset_opts;
+void clip_dataset_opts_defaults(clip_dataset_opts *o);   /* 224 px, context 77, white, no cache */
+clip_dataset *clip_dataset_open_opts(const char *path, const clip_dataset_opts *o, clip_error *err);
+/* clip_dataset_open_opts with the defaults and this size and context. */
 clip_dataset *clip_dataset_open(const char *path, int image_size, int context_length, clip_error *err);
+/* Distinct images (pairs may share one); for arrays, the number of pairs. */
+int clip_dataset_images(const clip_dataset *d);
 int clip_dataset_size(const clip_dataset *d);
 void clip_dataset_free(clip_dataset *d);
 

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct clip_dataset { data_source src; };
-
 /* ---- augmentation */
 
 static uint64_t mix(uint64_t x) {
@@ -337,13 +335,4 @@ void loader_free(data_loader *l) {
     for (int i = 0; l->slots && i < l->depth; i++) free(l->slots[i].idx);
     free(l->slots); free(l->threads); free(l->px); free(l->tok); free(l->order);
     free(l);
-}
-
-/* Manifests and tar shards need image decoding and the tokenizer, which live in other parts
- * of the library (include/clip.h: images, tokenizer); until those are in, only arrays load. */
-clip_dataset *clip_dataset_open(const char *path, int image_size, int context_length, clip_error *err) {
-    (void)image_size; (void)context_length;
-    clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: manifests and tar shards need the image decoder and tokenizer, not in this build yet; "
-              "give preprocessed arrays (--pixels/--tokens)", path);
-    return NULL;
 }

@@ -75,6 +75,7 @@ void data_sample_rng(clip_rng *r, uint64_t seed, int epoch, long pos);
 /* Random resized crop of a float [3,S,S] image (scale lo..hi, ratio 3/4..4/3), bilinear, in place. */
 void data_random_resized_crop(float *img, int S, clip_rng *r, float lo, float hi);
 
+struct clip_dataset { data_source src; };
 const data_source *dataset_source(const clip_dataset *d);
 
 /* Prefetching loader: worker threads fill batches ahead of the compute. */

@@ -25,6 +25,8 @@ static void help(void) {
            "  --data PATH          manifest TSV (image, caption[, group]) or a folder of tar shards\n"
            "  --val-pixels, --val-tokens, --val-data   held-out set for the evaluation loss\n"
            "  --no-augment         no random resized crop (default: scale 0.9-1.0)\n"
+           "  --cache-images       (--data) decode every image once and keep it in memory (small sets)\n"
+           "  --background RRGGBB  (--data) composite transparent images onto this colour (default: drop alpha, as PIL)\n"
            "  --workers N (2)      data threads;  --prefetch N (2) batches ahead\n"
            "Optimisation (open_clip's defaults):\n"
            "  --steps N (1000)  --batch-size N (64)  --accum N (1)  --lr X (5e-4)  --warmup N (100)\n"
@@ -76,6 +78,8 @@ int cmd_train(int argc, char **argv) {
     clip_train_opts o;
     clip_train_opts_defaults(&o);
     o.beta2 = o.eps = -1;   /* unset: chosen by the image tower below */
+    clip_dataset_opts dopt;
+    clip_dataset_opts_defaults(&dopt);
     o.workers = 2;
     o.ckpt_every = 100;
     o.eval_every = 100;
@@ -103,6 +107,16 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--lock-image")) { o.lock_image = 1; continue; }
         if (!strcmp(a, "--lock-text")) { o.lock_text = 1; continue; }
         if (!strcmp(a, "--no-augment")) { o.augment = 0; continue; }
+        if (!strcmp(a, "--cache-images")) { dopt.cache_images = 1; continue; }
+        if (!strcmp(a, "--background") && more) {
+            const char *v = argv[++i];
+            char *end;
+            unsigned long rgb = strtoul(v, &end, 16);
+            if (strlen(v) != 6 || *end) return cli_usage("train", USAGE, "--background needs a colour RRGGBB, not '%s'", v);
+            dopt.composite = 1;
+            dopt.bg[0] = (uint8_t)(rgb >> 16); dopt.bg[1] = (uint8_t)(rgb >> 8); dopt.bg[2] = (uint8_t)rgb;
+            continue;
+        }
         return cli_usage("train", USAGE, "unexpected argument '%s'", a);
 #undef STR
 #undef INT
@@ -138,12 +152,14 @@ int cmd_train(int argc, char **argv) {
     /* the paper's AdamW settings: (0.9, 0.98, 1e-6) for ViTs, (0.9, 0.999, 1e-8) for ResNets */
     if (o.beta2 < 0) o.beta2 = c->vision_kind == CLIP_VISION_RESNET ? 0.999f : 0.98f;
     if (o.eps < 0) o.eps = c->vision_kind == CLIP_VISION_RESNET ? 1e-8f : 1e-6f;
-    clip_dataset *tr = data ? clip_dataset_open(data, c->image_size, c->context_length, &e) : clip_dataset_from_npy(pixels, tokens, groups, &e);
+    dopt.image_size = c->image_size;
+    dopt.context_length = c->context_length;
+    clip_dataset *tr = data ? clip_dataset_open_opts(data, &dopt, &e) : clip_dataset_from_npy(pixels, tokens, groups, &e);
     clip_dataset *va = NULL;
     int rc = EXIT_BAD;
     if (!tr) { cli_fail("train", "%s", e.msg); goto done; }
     if (vdata || vpixels) {
-        va = vdata ? clip_dataset_open(vdata, c->image_size, c->context_length, &e) : clip_dataset_from_npy(vpixels, vtokens, NULL, &e);
+        va = vdata ? clip_dataset_open_opts(vdata, &dopt, &e) : clip_dataset_from_npy(vpixels, vtokens, NULL, &e);
         if (!va) { cli_fail("train", "%s", e.msg); goto done; }
     }
     progress_ctx pc = {.print_every = print_every, .tty = isatty(2)};
