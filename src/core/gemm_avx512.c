@@ -23,7 +23,9 @@
 #define MR GEMM_MR
 #define NR GEMM_NR
 /* Blocking, tuned by bench/bench_gemm on the 2-vCPU AVX-512 VM (docs/performance.md). */
-#define KC 256       /* depth of a block: a KCxNR B panel is 32 KB, it stays in the 48 KB L1 */
+#ifndef KC          /* depth of a block: a KCxNR B panel is 32 KB, it stays in the 48 KB L1 */
+#define KC 256      /* (-DKC=... to experiment; 128 and 192 were slower here) */
+#endif
 #define MC (6 * MR)  /* rows per A block: MCxKC = 84 KB; 6 tiles beat 12 and 24 at 2048^3 */
 #define NC 1024      /* columns per B block: KCxNC = 1 MB, inside the L2 */
 
