@@ -77,6 +77,10 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBS@|$(LIBS)|g' scripts/clip.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/clip.pc
 
 # The emoji image-text data set (network: npm registry and a Debian mirror); see docs/data.md.
+# The README's first command: zero-shot and search with the shipped model (scripts/demo.sh).
+demo: all
+	@bash scripts/demo.sh
+
 data:
 	bash scripts/data/prepare.sh
 
@@ -87,7 +91,7 @@ model: all data
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all test bench asan fuzz install clean data model
+.PHONY: all test bench asan fuzz install clean data model demo
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
 
 # Files linked into the library with .incbin (the compiler cannot see these dependencies).
