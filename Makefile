@@ -2,6 +2,7 @@
 # Sources are found by wildcard: a new file in src/ joins the library, tests/test_*.c
 # become test programs, tools/clip/*.c make the tool, fuzz/fuzz_*.c the fuzzers.
 BUILD   ?= build
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 CC      ?= gcc
 PREFIX  ?= /usr/local
 OPT     ?= -O2
@@ -30,27 +31,33 @@ $(DEPS_STAMP): scripts/deps.sh
 
 $(BUILD)/obj/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libclip.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(BUILD)/libclip.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
 
 $(BUILD)/obj/tools/clip/main.o: CFLAGS += -DCLIP_DATA_DIR=\"$(PREFIX)/share/clip\"
 
 $(BUILD)/clip: $(TOOL_OBJ) $(BUILD)/libclip.a
-	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libclip.a $(LDFLAGS) $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libclip.a $(LDFLAGS) $(LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/testutil.h $(BUILD)/libclip.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libclip.a $(LDFLAGS) $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libclip.a $(LDFLAGS) $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libclip.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O3 -o $@ $< $(BUILD)/libclip.a $(LDFLAGS) $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -O3 -o $@ $< $(BUILD)/libclip.a $(LDFLAGS) $(LIBS)
 
 test: all $(TESTS)
 	@BUILD=$(BUILD) bash tests/run_tests.sh $(TESTS)
