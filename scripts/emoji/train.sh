@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=datasets/emoji OUT=data/models/default.safetensors WORK=build/emoji RESUME=0
 # the recipe (docs/emoji.md)
-STEPS=${STEPS:-180} BATCH=${BATCH:-128} LR=${LR:-1e-3} WARMUP=${WARMUP:-20} WD=${WD:-0.1} SEED=${SEED:-0}
+STEPS=${STEPS:-900} BATCH=${BATCH:-128} LR=${LR:-1e-3} WARMUP=${WARMUP:-50} WD=${WD:-0.1} SEED=${SEED:-0}
 ARCH=(--image-size 32 --patch-size 4 --vision-width 192 --vision-layers 4 --vision-heads 3
       --text-width 128 --text-layers 4 --text-heads 2 --embed-dim 128 --context 77)
 usage() { sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//'; }
