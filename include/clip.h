@@ -95,6 +95,20 @@ void clip_normalize(float *x, int n, int d);
 /* ---------------------------------------------------------------- training */
 /* Contrastive training and fine-tuning (docs/training.md). One struct holds every knob of a
  * run; clip_train_opts_defaults fills open_clip's defaults. */
+/* Data-parallel training over several processes (MPI ranks, say). The library links no
+ * communication library: the caller supplies two collectives. Every process runs the same
+ * schedule and loads only its slice of each global batch; the image and text features are
+ * all-gathered so the loss sees the whole batch (as the paper trains), and the gradients are
+ * summed across processes, so the step equals the one-process step on the global batch. */
+typedef struct clip_dist {
+    int rank, size;
+    /* recv[size * n] = every rank's send[n], concatenated in rank order */
+    int (*allgather)(void *ud, const float *send, float *recv, size_t n);
+    /* buf[n] = the sum over ranks of buf[n], on every rank */
+    int (*allreduce_sum)(void *ud, float *buf, size_t n);
+    void *ud;
+} clip_dist;
+
 typedef struct clip_train_opts {
     int batch_size;          /* pairs per optimizer step (the contrastive batch) */
     int accum_steps;         /* micro-batches per step (exact: features of the whole batch meet in the loss) */
@@ -112,6 +126,8 @@ typedef struct clip_train_opts {
     const char *ckpt_path;   /* checkpoint file (written atomically), NULL: none */
     const char *resume_path; /* checkpoint to resume from (model, optimizer, step, data position) */
     long stop_after;         /* stop (after checkpointing) once this step is reached; 0: run to steps */
+    const clip_dist *dist;   /* NULL: one process. Else batch_size is the global batch; only rank 0
+                                writes checkpoints */
 } clip_train_opts;
 void clip_train_opts_defaults(clip_train_opts *o);
 

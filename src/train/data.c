@@ -205,7 +205,8 @@ typedef struct slot {
 
 struct data_loader {
     const data_source *d;
-    int B, augment, depth, nworkers;
+    int B, augment, depth, nworkers;   /* B: pairs delivered per batch (this process's slice) */
+    int Bg, off;                       /* the whole batch, and where the slice starts in it */
     uint64_t seed;
     float *px;               /* [depth,B,3,S,S] */
     int32_t *tok;            /* [depth,B,ctx] */
@@ -234,13 +235,13 @@ static slot *claim(data_loader *l, int *k) {
         l->order = NULL;
         l->epoch++;
         l->next_batch = 0;
-        if (data_epoch_plan(l->d, l->seed, l->epoch, l->B, &l->order, &l->nb, &l->err)) { l->failed = 1; return NULL; }
+        if (data_epoch_plan(l->d, l->seed, l->epoch, l->Bg, &l->order, &l->nb, &l->err)) { l->failed = 1; return NULL; }
     }
     slot *s = &l->slots[l->next_seq % l->depth];
     s->seq = l->next_seq++;
     s->epoch = l->epoch;
     s->batch = l->next_batch++;
-    memcpy(s->idx, l->order + (size_t)s->batch * l->B, l->B * sizeof(int));
+    memcpy(s->idx, l->order + (size_t)s->batch * l->Bg + l->off, l->B * sizeof(int));
     s->done = 0;
     s->claimed = 1;
     *k = 0;
@@ -257,7 +258,7 @@ static void *worker(void *arg) {
         slot *s = l->failed ? NULL : claim(l, &k);
         if (!s) { pthread_cond_wait(&l->cv, &l->mu); continue; }
         int si = (int)(s - l->slots), i = s->idx[k], epoch = s->epoch;
-        long pos = (long)s->batch * l->B + k;
+        long pos = (long)s->batch * l->Bg + l->off + k;
         pthread_mutex_unlock(&l->mu);
         clip_rng r;
         data_sample_rng(&r, l->seed, epoch, pos);
@@ -274,11 +275,17 @@ static void *worker(void *arg) {
 
 data_loader *loader_new(const data_source *d, int B, uint64_t seed, int augment, int workers, int depth, int epoch, int batch,
                         clip_error *err) {
+    return loader_new_part(d, B, 0, B, seed, augment, workers, depth, epoch, batch, err);
+}
+
+data_loader *loader_new_part(const data_source *d, int Bg, int off, int B, uint64_t seed, int augment, int workers, int depth,
+                             int epoch, int batch, clip_error *err) {
+    if (off < 0 || B < 1 || off + B > Bg) { clip_fail(err, CLIP_ERR_INVALID, "bad batch slice"); return NULL; }
     data_loader *l = calloc(1, sizeof *l);
     if (!l) { clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); return NULL; }
     if (workers < 1) workers = 1;
     if (depth < 1) depth = 1;
-    l->d = d; l->B = B; l->seed = seed; l->augment = augment; l->depth = depth;
+    l->d = d; l->B = B; l->Bg = Bg; l->off = off; l->seed = seed; l->augment = augment; l->depth = depth;
     size_t px = 3 * (size_t)d->S * d->S;
     l->px = malloc((size_t)depth * B * px * sizeof(float));
     l->tok = malloc((size_t)depth * B * d->ctx * sizeof(int32_t));
@@ -288,7 +295,7 @@ data_loader *loader_new(const data_source *d, int B, uint64_t seed, int augment,
     for (int i = 0; ok && i < depth; i++) ok = (l->slots[i].idx = malloc(B * sizeof(int))) != NULL;
     if (!ok) { clip_fail(err, CLIP_ERR_NOMEM, "out of memory for %d prefetched batches", depth); loader_free(l); return NULL; }
     l->epoch = epoch;
-    if (data_epoch_plan(d, seed, epoch, B, &l->order, &l->nb, err)) { loader_free(l); return NULL; }
+    if (data_epoch_plan(d, seed, epoch, Bg, &l->order, &l->nb, err)) { loader_free(l); return NULL; }
     l->next_batch = batch;   /* past the end: claim() moves on to the next epoch */
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);

@@ -80,7 +80,7 @@ int clip_train(clip_model *m, const clip_train_opts *o, const clip_dataset *trai
     }
     data_loader *l = NULL;
     if (t.step < o->steps) {
-        l = loader_new(d, o->batch_size, seed, o->augment, o->workers, o->prefetch, epoch, batch, err);
+        l = loader_new_part(d, o->batch_size, t.rank * t.lb, t.lb, seed, o->augment, o->workers, o->prefetch, epoch, batch, err);
         if (!l) { trainer_free(&t); return err ? err->status : CLIP_ERR_NOMEM; }
     }
     long end = o->stop_after > 0 && o->stop_after < o->steps ? o->stop_after : o->steps;
@@ -107,7 +107,7 @@ int clip_train(clip_model *m, const clip_train_opts *o, const clip_dataset *trai
             if (cb && cb(ud, &p)) stopped = 1;
             p.event = 0;
         }
-        if (o->ckpt_path && ((o->ckpt_every > 0 && t.step % o->ckpt_every == 0) || last || stopped)) {
+        if (o->ckpt_path && t.rank == 0 && ((o->ckpt_every > 0 && t.step % o->ckpt_every == 0) || last || stopped)) {
             if ((rc = save(&t, o->ckpt_path, seed, epoch, batch, err))) break;
             p.event = 2;
             if (cb) cb(ud, &p);

@@ -29,6 +29,8 @@ typedef struct trainer {
     clip_model *m;
     clip_train_opts o;
     int mb;                  /* micro-batch size */
+    int lb;                  /* pairs this process computes per step: batch_size / dist->size */
+    int rank, nproc;         /* data-parallel position (0 and 1 without o.dist) */
     long step;               /* optimizer steps done */
     float *grad, *adam_m, *adam_v;   /* each table.total floats */
     clip_params g;           /* gradient pointers */
@@ -37,14 +39,16 @@ typedef struct trainer {
     vit_acts va;
     rn_acts ra;              /* the ResNet tower's, when the model has one */
     text_acts ta;
-    float *fi, *ft, *di, *dt;   /* [batch,E] features and their gradients */
+    float *fi, *ft, *di, *dt;   /* [batch,E] features and their gradients (the global batch) */
+    float *li, *lt;          /* [lb,E] this process's features before the all-gather */
 } trainer;
 
 typedef struct train_stats { float loss, loss_image, loss_text, lr, grad_norm, logit_scale; } train_stats;
 
 int trainer_init(trainer *t, clip_model *m, const clip_train_opts *o, clip_error *err);
 void trainer_free(trainer *t);
-/* Forward + loss + backward over batch_size pairs: t->grad holds the gradient afterwards. */
+/* Forward + loss + backward over batch_size pairs (with o.dist: this process's lb pairs of the
+ * global batch): t->grad holds the gradient of the global batch's loss afterwards. */
 int trainer_grad(trainer *t, const float *pixels, const int32_t *tokens, train_stats *st, clip_error *err);
 /* trainer_grad, clipping, AdamW at the scheduled rate, logit_scale clamp; step++. */
 int trainer_step(trainer *t, const float *pixels, const int32_t *tokens, train_stats *st, clip_error *err);
@@ -82,6 +86,11 @@ const data_source *dataset_source(const clip_dataset *d);
 typedef struct data_loader data_loader;
 data_loader *loader_new(const data_source *d, int B, uint64_t seed, int augment, int workers, int depth, int epoch,
                         int batch, clip_error *err);
+/* The same, delivering only pairs [part_off, part_off + part_len) of every batch of B (one
+ * process's slice in data-parallel training); the samples and their augmentation are exactly
+ * those the whole-batch loader gives at those positions. */
+data_loader *loader_new_part(const data_source *d, int B, int part_off, int part_len, uint64_t seed, int augment, int workers,
+                             int depth, int epoch, int batch, clip_error *err);
 /* Blocks until the next batch is ready; pixels [B,3,S,S], tokens [B,ctx] stay valid until the
  * next call. Fills the batch's (epoch, index). */
 int loader_next(data_loader *l, const float **pixels, const int32_t **tokens, int *epoch, int *batch, clip_error *err);

@@ -22,14 +22,20 @@ int trainer_init(trainer *t, clip_model *m, const clip_train_opts *o, clip_error
     const clip_config *c = &m->cfg;
     if (!c->text_width) return clip_fail(err, CLIP_ERR_UNSUPPORTED, "training needs a text tower");
     int rn = c->vision_kind == CLIP_VISION_RESNET;
-    if (o->batch_size < 2 || o->accum_steps < 1 || o->batch_size % o->accum_steps)
-        return clip_fail(err, CLIP_ERR_INVALID, "batch size %d must be at least 2 and a multiple of accum_steps %d",
-                         o->batch_size, o->accum_steps);
+    int nproc = o->dist ? o->dist->size : 1;
+    if (nproc < 1 || (o->dist && (o->dist->rank < 0 || o->dist->rank >= nproc || !o->dist->allgather || !o->dist->allreduce_sum)))
+        return clip_fail(err, CLIP_ERR_INVALID, "bad data-parallel setup");
+    if (o->batch_size < 2 || o->accum_steps < 1 || o->batch_size % nproc || (o->batch_size / nproc) % o->accum_steps)
+        return clip_fail(err, CLIP_ERR_INVALID, "batch size %d must be at least 2 and a multiple of %d process(es) x %d micro-batches",
+                         o->batch_size, nproc, o->accum_steps);
     int rc = model_unpack(m, err);   /* training updates the checkpoint layout (model/pack.c) */
     if (rc) return rc;
     t->m = m;
     t->o = *o;
-    t->mb = o->batch_size / o->accum_steps;
+    t->nproc = nproc;
+    t->rank = o->dist ? o->dist->rank : 0;
+    t->lb = o->batch_size / nproc;
+    t->mb = t->lb / o->accum_steps;
     size_t P = m->table.total, E = c->embed_dim, B = o->batch_size;
     size_t nv = rn ? resnet_acts_size(c, t->mb, 1) : vit_acts_size(c, t->mb, c->vision_layers);
     size_t na = nv + text_acts_size(c, t->mb, c->text_layers);
@@ -40,12 +46,13 @@ int trainer_init(trainer *t, clip_model *m, const clip_train_opts *o, clip_error
     t->frozen = calloc(m->table.n, 1);
     t->acts = malloc(na * sizeof(float));
     t->scratch = malloc((vs > ts ? vs : ts) * sizeof(float));
-    t->fi = malloc(4 * B * E * sizeof(float));
+    t->fi = malloc((4 * B + 2 * (size_t)t->lb) * E * sizeof(float));
     if (!t->grad || !t->adam_m || !t->adam_v || !t->frozen || !t->acts || !t->scratch || !t->fi) {
         trainer_free(t);
         return clip_fail(err, CLIP_ERR_NOMEM, "out of memory for training (%zu parameters, micro-batch %d)", P, t->mb);
     }
     t->ft = t->fi + B * E; t->di = t->ft + B * E; t->dt = t->di + B * E;
+    t->li = t->dt + B * E; t->lt = t->li + (size_t)t->lb * E;
     params_bind(c, &m->table, t->grad, &t->g);
     if (rn) resnet_acts_bind(&t->ra, t->acts, c, t->mb, 1);
     else vit_acts_bind(&t->va, t->acts, c, t->mb, c->vision_layers);
@@ -102,21 +109,30 @@ int trainer_grad(trainer *t, const float *pixels, const int32_t *tokens, train_s
     const clip_config *c = &t->m->cfg;
     int B = t->o.batch_size, A = t->o.accum_steps, mb = t->mb, E = c->embed_dim, ctx = c->context_length;
     size_t px = 3 * (size_t)c->image_size * c->image_size;
-    int rc = check_tokens(c, tokens, B, err);
+    const clip_dist *dist = t->o.dist;
+    int rc = check_tokens(c, tokens, t->lb, err);
     if (rc) return rc;
     memset(t->grad, 0, t->m->table.total * sizeof(float));
+    /* this process's features; with several processes they meet in the all-gather */
+    float *li = dist ? t->li : t->fi, *lt = dist ? t->lt : t->ft;
     for (int k = 0; k < A && !rc; k++)
-        rc = forward_mb(t, pixels + k * mb * px, tokens + (size_t)k * mb * ctx, t->fi + (size_t)k * mb * E, t->ft + (size_t)k * mb * E);
+        rc = forward_mb(t, pixels + k * mb * px, tokens + (size_t)k * mb * ctx, li + (size_t)k * mb * E, lt + (size_t)k * mb * E);
     if (rc) return clip_fail(err, rc, "out of memory in the forward pass");
+    if (dist && (dist->allgather(dist->ud, li, t->fi, (size_t)t->lb * E) || dist->allgather(dist->ud, lt, t->ft, (size_t)t->lb * E)))
+        return clip_fail(err, CLIP_ERR_IO, "the feature all-gather failed");
     clip_loss_out lo = {.dimg = t->di, .dtxt = t->dt};
     if ((rc = clip_loss(t->fi, t->ft, B, E, t->m->p.logit_scale[0], &lo, err))) return rc;
-    t->g.logit_scale[0] += lo.dlogit_scale;
+    /* every process computes the same loss: one of them carries the temperature's gradient */
+    if (t->rank == 0) t->g.logit_scale[0] += lo.dlogit_scale;
+    const float *di = t->di + (size_t)t->rank * t->lb * E, *dt = t->dt + (size_t)t->rank * t->lb * E;
     for (int k = 0; k < A; k++) {
         const int32_t *tk = tokens + (size_t)k * mb * ctx;
-        if (A > 1) rc = forward_mb(t, pixels + k * mb * px, tk, t->fi + (size_t)k * mb * E, t->ft + (size_t)k * mb * E);
-        if (!rc) rc = backward_mb(t, tk, t->di + (size_t)k * mb * E, t->dt + (size_t)k * mb * E);
+        if (A > 1) rc = forward_mb(t, pixels + k * mb * px, tk, li + (size_t)k * mb * E, lt + (size_t)k * mb * E);
+        if (!rc) rc = backward_mb(t, tk, di + (size_t)k * mb * E, dt + (size_t)k * mb * E);
         if (rc) return clip_fail(err, rc, "out of memory in the backward pass");
     }
+    if (dist && dist->allreduce_sum(dist->ud, t->grad, t->m->table.total))
+        return clip_fail(err, CLIP_ERR_IO, "the gradient all-reduce failed");
     if (st) { st->loss = lo.loss; st->loss_image = lo.loss_image; st->loss_text = lo.loss_text; }
     return 0;
 }
@@ -146,6 +162,15 @@ int trainer_step(trainer *t, const float *pixels, const int32_t *tokens, train_s
     if (*ls < 0) *ls = 0;
     if (*ls > logf(100.0f)) *ls = logf(100.0f);
     s.logit_scale = *ls;
+    /* batch-norm running statistics saw only this process's images: keep their mean, so every
+     * process holds the same model */
+    if (t->o.dist && t->nproc > 1)
+        for (int i = 0; i < tb->n; i++) {
+            if (!tb->e[i].buffer) continue;
+            float *b = t->m->params + tb->e[i].offset;
+            if (t->o.dist->allreduce_sum(t->o.dist->ud, b, tb->e[i].numel)) return clip_fail(err, CLIP_ERR_IO, "the all-reduce failed");
+            for (size_t j = 0; j < tb->e[i].numel; j++) b[j] /= (float)t->nproc;
+        }
     t->step++;
     if (st) *st = s;
     return 0;
