@@ -68,6 +68,13 @@ bench: all $(BENCHES)
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 
+# The tool with MPI data-parallel training (`clip train --mpi`), in build-mpi/; then the check
+# that 2 ranks train like 1 process on the same global batch.
+mpi:
+	@bash scripts/deps.sh --mpi
+	$(MAKE) BUILD=build-mpi CC=mpicc EXTRA_CFLAGS=-DCLIP_MPI build-mpi/clip
+	@bash tests/mpi/check.sh build-mpi/clip
+
 # libFuzzer targets (clang), each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -96,9 +103,9 @@ model: all data
 	bash scripts/emoji/train.sh --data datasets/emoji --out data/models/default.safetensors
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-mpi
 
-.PHONY: all test bench asan fuzz install clean data model demo
+.PHONY: all test bench asan fuzz mpi install clean data model demo
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
 
 # Files linked into the library with .incbin (the compiler cannot see these dependencies).

@@ -12,6 +12,8 @@ PKGS=(
   libsqlite3-dev                 # image search index
   clang libclang-rt-14-dev       # libFuzzer targets and sanitizers in CI
 )
+# `make mpi` adds Open MPI (only that build needs it).
+[ "${1:-}" = "--mpi" ] && { PKGS+=(libopenmpi-dev openmpi-bin); shift; }
 missing=()
 for p in "${PKGS[@]}"; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "mpi_glue.h"
 
 static const char *USAGE =
     "clip train (--init ARCH | --model PATH | --resume CKPT) (--pixels P.npy --tokens T.npy [--groups G.npy] | --data PATH)\n"
@@ -36,10 +37,14 @@ static void help(void) {
            "  --checkpoint-every N (100)  --eval-every N (100)  --log FILE.jsonl  --print-every N (1)\n"
            "  --stop-after N       stop (with a checkpoint) once step N is reached\n"
            "  --threads N          compute threads\n"
-           "  -o OUT.safetensors   the final model (without optimizer state)\n", USAGE);
+           "  -o OUT.safetensors   the final model (without optimizer state)\n"
+           "  --mpi                data-parallel over MPI ranks (the MPI build: make mpi; then\n"
+           "                       mpirun -np N build-mpi/clip train --mpi ...): each rank computes\n"
+           "                       batch/N pairs, features are all-gathered so the loss sees the\n"
+           "                       whole batch, gradients are summed; rank 0 logs and saves\n", USAGE);
 }
 
-typedef struct { FILE *log; int print_every, tty; } progress_ctx;
+typedef struct { FILE *log; int print_every, tty, quiet; } progress_ctx;
 
 static int on_progress(void *ud, const clip_train_progress *p) {
     progress_ctx *c = ud;
@@ -55,7 +60,7 @@ static int on_progress(void *ud, const clip_train_progress *p) {
         }
     } else if (p->event == 1) {
         if (c->log) fprintf(c->log, "{\"step\":%ld,\"eval_loss\":%.6g}\n", p->step, p->eval_loss);
-        fprintf(stderr, "step %ld  held-out loss %.4f\n", p->step, p->eval_loss);
+        if (!c->quiet) fprintf(stderr, "step %ld  held-out loss %.4f\n", p->step, p->eval_loss);
     } else if (p->event == 2) {
         if (c->log) fprintf(c->log, "{\"step\":%ld,\"checkpoint\":true}\n", p->step);
     }
@@ -71,12 +76,18 @@ static int parse_float(const char *s, float *out) {
     return 0;
 }
 
+static int train_run(const char *init, const char *model, const char *resume, const char *data, const char *pixels,
+                     const char *tokens, const char *groups, const char *vdata, const char *vpixels, const char *vtokens,
+                     const char *log, const char *out, int seed, int print_every, clip_train_opts *op, clip_dataset_opts *dp);
+
 int cmd_train(int argc, char **argv) {
     const char *init = NULL, *model = NULL, *resume = NULL, *pixels = NULL, *tokens = NULL, *groups = NULL, *data = NULL;
     const char *vpixels = NULL, *vtokens = NULL, *vdata = NULL, *ckpt = NULL, *log = NULL, *out = NULL;
     int threads = 0, seed = 0, print_every = 1, ival;
     clip_train_opts o;
     clip_train_opts_defaults(&o);
+    int use_mpi = 0;
+    clip_dist dist = {0, 1, NULL, NULL, NULL};
     o.beta2 = o.eps = -1;   /* unset: chosen by the image tower below */
     clip_dataset_opts dopt;
     clip_dataset_opts_defaults(&dopt);
@@ -107,6 +118,7 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--lock-image")) { o.lock_image = 1; continue; }
         if (!strcmp(a, "--lock-text")) { o.lock_text = 1; continue; }
         if (!strcmp(a, "--no-augment")) { o.augment = 0; continue; }
+        if (!strcmp(a, "--mpi")) { use_mpi = 1; continue; }
         if (!strcmp(a, "--cache-images")) { dopt.cache_images = 1; continue; }
         if (!strcmp(a, "--background") && more) {
             const char *v = argv[++i];
@@ -138,6 +150,25 @@ int cmd_train(int argc, char **argv) {
     o.resume_path = resume;
     if (threads) clip_set_threads(threads);
 
+    if (use_mpi) {
+        int st = cli_mpi_start(&argc, &argv, &dist);
+        if (st) return st;
+        o.dist = &dist;
+        /* one writer: rank 0 prints, logs and saves (the library checkpoints from rank 0 only) */
+        if (dist.rank != 0) { print_every = 0; log = NULL; out = NULL; }
+    }
+    int rc_mpi = train_run(init, model, resume, data, pixels, tokens, groups, vdata, vpixels, vtokens, log, out, seed,
+                           print_every, &o, &dopt);
+    if (use_mpi) cli_mpi_stop(rc_mpi != 0);
+    return rc_mpi;
+}
+
+/* Loads or creates the model, opens the data, trains, saves. */
+static int train_run(const char *init, const char *model, const char *resume, const char *data, const char *pixels,
+                     const char *tokens, const char *groups, const char *vdata, const char *vpixels, const char *vtokens,
+                     const char *log, const char *out, int seed, int print_every, clip_train_opts *op, clip_dataset_opts *dp) {
+    clip_train_opts o = *op;
+    clip_dataset_opts dopt = *dp;
     clip_error e = {0};
     clip_model *m = NULL;
     if (init) {
@@ -162,10 +193,12 @@ int cmd_train(int argc, char **argv) {
         va = vdata ? clip_dataset_open_opts(vdata, &dopt, &e) : clip_dataset_from_npy(vpixels, vtokens, NULL, &e);
         if (!va) { cli_fail("train", "%s", e.msg); goto done; }
     }
-    progress_ctx pc = {.print_every = print_every, .tty = isatty(2)};
+    int quiet = o.dist && o.dist->rank != 0;   /* data-parallel: rank 0 speaks for all */
+    progress_ctx pc = {.print_every = print_every, .tty = isatty(2), .quiet = quiet};
     if (log && !(pc.log = fopen(log, resume ? "a" : "w"))) { cli_fail("train", "%s: cannot open the log for writing", log); goto done; }
-    fprintf(stderr, "clip train: %zu parameters, %d pairs, batch %d (%d micro-batches), %ld steps\n", clip_model_num_params(m),
-            clip_dataset_size(tr), o.batch_size, o.accum_steps, o.steps);
+    if (!quiet)
+        fprintf(stderr, "clip train: %zu parameters, %d pairs, batch %d (%d micro-batches%s), %ld steps\n", clip_model_num_params(m),
+                clip_dataset_size(tr), o.batch_size, o.accum_steps, o.dist ? ", data-parallel" : "", o.steps);
     if (clip_train(m, &o, tr, va, on_progress, &pc, &e)) { cli_fail("train", "%s", e.msg); goto done_log; }
     if (out && clip_model_save(m, out, &e)) { cli_fail("train", "%s", e.msg); goto done_log; }
     if (out) fprintf(stderr, "clip train: wrote %s\n", out);
