@@ -2,11 +2,12 @@
  * encode_image at batch 1 and 16, encode_text (77 tokens, and a 12-token caption) at batch 1
  * and 16, on 1 and 2 threads, with the machine's sgemm peak measured in the same run.
  * Usage: build/bench/bench_vit [--arch ViT-B-32] [--reps N] [--threads LIST] [--only image|text] [--plain]
- *                              [--precision fp32|bf16|fp32,bf16]
+ *                              [--precision fp32|bf16|fp32,bf16] [--bf16-kernel amx|avx512]
  * --plain keeps the weights in their checkpoint layout (as clip_load_opts.plain_weights = 1);
  * by default they are packed for the GEMM kernel, as clip_model_load does.
  * --precision bf16 converts the weights to bf16 (as clip_load_opts.precision = 1); with
- * fp32,bf16 both models are built and each row is timed in both, back to back. */
+ * fp32,bf16 both models are built and each row is timed in both, back to back. --bf16-kernel
+ * forces one bf16 kernel (matmul_force_bf16_kernel). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -49,6 +50,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--plain")) plain = 1;
+        else if (!strcmp(argv[i], "--bf16-kernel") && i + 1 < argc) {
+            i++;
+            matmul_force_bf16_kernel(!strcmp(argv[i], "amx") ? 1 : !strcmp(argv[i], "avx512") ? 2 : 0);
+        }
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
             nprec = 0;
             for (char *s = strtok(argv[++i], ","); s && nprec < 2; s = strtok(NULL, ",")) {
