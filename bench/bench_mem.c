@@ -3,6 +3,8 @@
  * stage. ru_maxrss only grows, so each configuration needs its own process:
  *   build/bench/bench_mem MODEL [--image N | --text N [--tokens T]] [--plain] [--reps R]
  * --plain loads with clip_load_opts.plain_weights = 1 (no repacking; the training layout).
+ * --bf16 loads with clip_load_opts.precision = bf16 (then the resident set after the load shows
+ * the halved weights; the peak still holds the fp32 read).
  *   build/bench/bench_mem MODEL --phases [--reps R]
  * times the stages of a load (header, allocation, reading, packing) R times, best of each. */
 #include <stdio.h>
@@ -72,22 +74,34 @@ static int phases(const char *path, int reps) {
     return 0;
 }
 
+/* The current resident set (VmRSS), MB. */
+static double cur_rss_mb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) kb = atof(line + 6);
+    if (f) fclose(f);
+    return kb / 1024.0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: bench_mem MODEL [--image N | --text N [--tokens T]] [--plain] [--reps R]\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: bench_mem MODEL [--image N | --text N [--tokens T]] [--plain] [--bf16] [--reps R]\n"); return 2; }
     const char *path = argv[1];
-    int n_img = 0, n_txt = 0, ntok = 77, plain = 0, reps = 3;
+    int n_img = 0, n_txt = 0, ntok = 77, plain = 0, reps = 3, bf16 = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--image") && i + 1 < argc) n_img = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--text") && i + 1 < argc) n_txt = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) ntok = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--plain")) plain = 1;
+        else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
     }
     for (int i = 2; i < argc; i++) if (!strcmp(argv[i], "--phases")) return phases(path, reps);
     double rss0 = maxrss_mb();
     long f0 = minflt();
     clip_error e = {0};
-    clip_load_opts o = {.activation = -1, .plain_weights = plain};
+    clip_load_opts o = {.activation = -1, .plain_weights = plain, .precision = bf16};
     double t0 = now(), c0 = cpu_s();
     clip_model *m = clip_model_load(path, &o, &e);
     double tl = now() - t0, cl = cpu_s() - c0;
@@ -97,6 +111,7 @@ int main(int argc, char **argv) {
     printf("load: %.1f ms wall, %.1f ms CPU, %ld minor page faults, peak RSS %.1f MB (%.1f MB before load)\n", tl * 1e3,
            cl * 1e3, minflt() - f0,
            maxrss_mb(), rss0);
+    printf("resident after load: %.1f MB%s\n", cur_rss_mb(), bf16 ? " (bf16 weights)" : "");
     const clip_config *c = clip_model_get_config(m);
     int n = n_img ? n_img : n_txt, S = c->image_size, ctx = c->context_length;
     if (n > 0) {

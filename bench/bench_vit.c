@@ -2,8 +2,12 @@
  * encode_image at batch 1 and 16, encode_text (77 tokens, and a 12-token caption) at batch 1
  * and 16, on 1 and 2 threads, with the machine's sgemm peak measured in the same run.
  * Usage: build/bench/bench_vit [--arch ViT-B-32] [--reps N] [--threads LIST] [--only image|text] [--plain]
+ *                              [--precision fp32|bf16|fp32,bf16] [--bf16-kernel amx|avx512]
  * --plain keeps the weights in their checkpoint layout (as clip_load_opts.plain_weights = 1);
- * by default they are packed for the GEMM kernel, as clip_model_load does. */
+ * by default they are packed for the GEMM kernel, as clip_model_load does.
+ * --precision bf16 converts the weights to bf16 (as clip_load_opts.precision = 1); with
+ * fp32,bf16 both models are built and each row is timed in both, back to back. --bf16-kernel
+ * forces one bf16 kernel (matmul_force_bf16_kernel). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -39,13 +43,26 @@ static double text_flops(const clip_config *c, int T) {
 
 int main(int argc, char **argv) {
     const char *arch = "ViT-B-32";
-    int reps = 5, threads[4] = {1, 2}, nthreads = 2, plain = 0;
+    int reps = 5, threads[4] = {1, 2}, nthreads = 2, plain = 0, prec[2] = {0, 0}, nprec = 1;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--plain")) plain = 1;
+        else if (!strcmp(argv[i], "--bf16-kernel") && i + 1 < argc) {
+            i++;
+            matmul_force_bf16_kernel(!strcmp(argv[i], "amx") ? 1 : !strcmp(argv[i], "avx512") ? 2 : 0);
+        }
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            nprec = 0;
+            for (char *s = strtok(argv[++i], ","); s && nprec < 2; s = strtok(NULL, ",")) {
+                int p = clip_precision_from_name(s);
+                if (p < 0) { fprintf(stderr, "--precision: '%s' is not fp32 or bf16\n", s); return 2; }
+                prec[nprec++] = p;
+            }
+            if (!nprec) { fprintf(stderr, "--precision: empty list\n"); return 2; }
+        }
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             nthreads = 0;
             for (char *s = strtok(argv[++i], ","); s && nthreads < 4; s = strtok(NULL, ",")) threads[nthreads++] = atoi(s);
@@ -55,13 +72,22 @@ int main(int argc, char **argv) {
     clip_config cfg;
     clip_error e = {0};
     if (clip_config_from_name(arch, &cfg, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
-    double t0 = now();
-    clip_model *m = clip_model_init(&cfg, 1, &e);
-    if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }
-    fprintf(stderr, "init %s: %.2f s, %zu params\n", arch, now() - t0, clip_model_num_params(m));
-    t0 = now();
-    if (!plain && model_pack(m, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
-    if (!plain) fprintf(stderr, "packed the weights in %.1f ms\n", (now() - t0) * 1e3);
+    clip_model *models[2] = {NULL, NULL};
+    for (int pi = 0; pi < nprec; pi++) {
+        double t0 = now();
+        clip_model *mm = models[pi] = clip_model_init(&cfg, 1, &e);
+        if (!mm) { fprintf(stderr, "%s\n", e.msg); return 1; }
+        fprintf(stderr, "init %s: %.2f s, %zu params\n", arch, now() - t0, clip_model_num_params(mm));
+        t0 = now();
+        if (prec[pi] == CLIP_PRECISION_BF16) {
+            if (model_pack_bf16(mm, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+            fprintf(stderr, "converted the weights to bf16 (%s) in %.1f ms\n", matmul_bf16_kernel(), (now() - t0) * 1e3);
+        } else if (!plain) {
+            if (model_pack(mm, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+            fprintf(stderr, "packed the weights in %.1f ms\n", (now() - t0) * 1e3);
+        }
+    }
+    clip_model *m = models[0];
     char la[128] = "?";
     FILE *lf = fopen("/proc/loadavg", "r");
     if (lf) { if (!fgets(la, sizeof la, lf)) la[0] = 0; fclose(lf); la[strcspn(la, "\n")] = 0; }
@@ -76,10 +102,12 @@ int main(int argc, char **argv) {
         for (int t = 0; t < 12; t++) tok12[b * ctx + t] = t == 0 ? 49406 : t == 11 ? 49407 : 320 + (b * 7 + t) % 40000;
     }
     double fi = vit_flops(c), ft77 = text_flops(c, ctx), ft12 = text_flops(c, 12);
-    printf("# %s, matmul backend %s%s, OpenBLAS core %s; FLOPs: image %.3f G, text77 %.3f G, text12 %.3f G; loadavg %s\n", arch,
-           matmul_backend(), plain ? " (plain weights)" : " (packed weights)", openblas_get_corename(), fi / 1e9, ft77 / 1e9,
-           ft12 / 1e9, la);
-    printf("| threads | sgemm 2048^3 GFLOP/s | what | batch | ms/item | GFLOP/s | %% of sgemm |\n|---|---|---|---|---|---|---|\n");
+    const char *bk = matmul_bf16_kernel();
+    printf("# %s, matmul backend %s%s, bf16 kernel %s, OpenBLAS core %s; FLOPs: image %.3f G, text77 %.3f G, text12 %.3f G; "
+           "loadavg %s\n", arch, matmul_backend(), plain ? " (plain weights)" : " (packed weights)", bk ? bk : "none",
+           openblas_get_corename(), fi / 1e9, ft77 / 1e9, ft12 / 1e9, la);
+    printf("| threads | sgemm 2048^3 GFLOP/s | what | batch | precision | ms/item | GFLOP/s | %% of sgemm | vs first |\n"
+           "|---|---|---|---|---|---|---|---|---|\n");
     int N = 2048;
     float *A = malloc((size_t)N * N * 4), *B = malloc((size_t)N * N * 4), *C = malloc((size_t)N * N * 4);
     for (size_t i = 0; i < (size_t)N * N; i++) { A[i] = (float)(i % 13) * 0.1f; B[i] = (float)(i % 7) * 0.1f; }
@@ -96,16 +124,22 @@ int main(int argc, char **argv) {
         };
         for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
             if (only && (!strcmp(only, "image") ? rows[r].text : !rows[r].text)) continue;
-            double t;
-            int bsz = rows[r].batch;
-            if (rows[r].text) TIME_MEDIAN(reps, t, clip_encode_text(m, rows[r].tok, bsz, out, &e));
-            else TIME_MEDIAN(reps, t, clip_encode_image(m, px, bsz, out, &e));
-            double per = t / bsz, gf = rows[r].flops / per / 1e9;
-            printf("| %d | %.0f | %s | %d | %.1f | %.0f | %.0f%% |\n", th, peak, rows[r].what, bsz, per * 1e3, gf, 100 * gf / peak);
-            fflush(stdout);
+            double first = 0;
+            for (int pi = 0; pi < nprec; pi++) {
+                double t;
+                int bsz = rows[r].batch;
+                clip_model *mm = models[pi];
+                if (rows[r].text) TIME_MEDIAN(reps, t, clip_encode_text(mm, rows[r].tok, bsz, out, &e));
+                else TIME_MEDIAN(reps, t, clip_encode_image(mm, px, bsz, out, &e));
+                double per = t / bsz, gf = rows[r].flops / per / 1e9;
+                if (pi == 0) first = per;
+                printf("| %d | %.0f | %s | %d | %s | %.1f | %.0f | %.0f%% | %.2fx |\n", th, peak, rows[r].what, bsz,
+                       prec[pi] ? "bf16" : "fp32", per * 1e3, gf, 100 * gf / peak, first / per);
+                fflush(stdout);
+            }
         }
     }
     free(A); free(B); free(C); free(px); free(out); free(tok77); free(tok12);
-    clip_model_free(m);
+    for (int pi = 0; pi < nprec; pi++) clip_model_free(models[pi]);
     return 0;
 }

@@ -63,7 +63,19 @@ typedef struct clip_load_opts {
     int plain_weights;      /* 0 (default): weight matrices are repacked in place for the inference
                                GEMM (no extra memory); 1: kept in the checkpoint's layout, as training
                                uses them (clip_train converts a repacked model back either way) */
+    int precision;          /* CLIP_PRECISION_FP32 (0, default): exact. CLIP_PRECISION_BF16: every
+                               Linear weight (and the patch embedding) is stored in bf16 (half the
+                               memory) and multiplied in bf16 with fp32 sums; the rest stays fp32.
+                               Needs AMX-BF16 or AVX512_BF16 (else CLIP_ERR_UNSUPPORTED); such a
+                               model can encode but not be saved or trained. plain_weights is
+                               ignored. See docs/performance.md, "bf16". */
 } clip_load_opts;
+
+enum { CLIP_PRECISION_FP32 = 0, CLIP_PRECISION_BF16 = 1 };
+/* "fp32" / "bf16" -> CLIP_PRECISION_*, or -1. */
+int clip_precision_from_name(const char *name);
+/* The precision a loaded model runs in. */
+int clip_model_precision(const clip_model *m);
 
 /* Loads a .safetensors file, or a directory with model.safetensors (+ config.json).
  * opts may be NULL. */

@@ -71,6 +71,9 @@ INLINE TGT __m512 exp512(__m512 x) {
 
 /* ---------------------------------------------------------------- micro-kernel */
 
+static __mmask16 mask_n(int n);
+
+
 typedef struct {
     float alpha, beta; /* beta applies to this k block: the caller's beta for the first, 1 after */
     const float *bias; /* bias + column of this tile, only on the last k block; else NULL */
@@ -93,6 +96,19 @@ INLINE TGT void store16(float *c, __m512 v, __mmask16 m, const epilogue *e, cons
         v = _mm512_loadu_ps(t);
     }
     _mm512_mask_storeu_ps(c, m, v);
+}
+
+/* Applies the epilogue to a block computed elsewhere (the bf16 kernels, core/gemm_bf16.c):
+ * C[i, j] = act(alpha * V[i, j] + beta * C[i, j] + bias[j]) for i < rows, j < cols. */
+TGT void gemm_avx512_epilogue(float *c, long ldc, const float *v, int ldv, int rows, int cols, float alpha,
+                              float beta, const float *bias, int act) {
+    epilogue e = {alpha, beta, NULL, act};
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j += 16)
+            {
+            __mmask16 m = mask_n(cols - j);
+            store16(c + i * ldc + j, _mm512_maskz_loadu_ps(m, v + (long)i * ldv + j), m, &e, bias ? bias + j : NULL);
+        }
 }
 
 /* C[mr, nr] (+)= A panel (kc x mr, k-major) * B panel (kc x NR); mr is a constant after

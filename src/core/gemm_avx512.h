@@ -25,4 +25,8 @@ void gemm_avx512_unpack_b(int transB, int K, int N, const float *src, float *B);
 void gemm_avx512(int transA, int transB, int M, int N, int K, float alpha,
                  const float *A, int lda, const float *B, int ldb, const float *Bp,
                  float beta, float *C, int ldc, const float *bias, int act, int nthreads);
+/* C[i,j] = act(alpha * V[i,j] + beta * C[i,j] + bias[j]) over a rows x cols block (V: ldv);
+ * beta == 0 leaves C unread. The fused epilogue, for kernels that produce V another way. */
+void gemm_avx512_epilogue(float *C, long ldc, const float *V, int ldv, int rows, int cols, float alpha,
+                          float beta, const float *bias, int act);
 #endif

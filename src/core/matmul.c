@@ -3,6 +3,7 @@
  * OpenBLAS is held at 1 thread, so the two thread pools never fight over this machine's cores. */
 #include "core/matmul.h"
 #include "core/gemm_avx512.h"
+#include "core/gemm_bf16.h"
 #include "clip.h"
 #include <cblas.h>
 #include <math.h>
@@ -10,9 +11,12 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static int g_threads = 0; /* 0: OpenMP's default */
 static int g_force = 0;   /* matmul_force_backend */
+static int g_force_bf16 = 0; /* matmul_force_bf16_kernel */
 
 static int use_avx512(void) {
     if (g_force == 2) return 0;
@@ -88,8 +92,61 @@ int matmul_pack_b(matmul_packed_b *pb, int transB, int K, int N, const float *B,
     pb->K = K;
     pb->N = N;
     pb->layout = ours ? 0 : 1;
+    pb->owned = 1;
     pb->data = d;
     pb->bytes = bytes;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- bf16 */
+
+static int bf16_kernel(void) {
+    int amx = gemm_bf16_amx_available(), avx = gemm_bf16_avx512_available();
+    if (g_force_bf16 == 3) return GEMM_BF16_SCALAR;
+    if (g_force_bf16 == 1 && amx) return GEMM_BF16_AMX;
+    if (g_force_bf16 == 2 && avx) return GEMM_BF16_AVX512;
+    return amx ? GEMM_BF16_AMX : avx ? GEMM_BF16_AVX512 : GEMM_BF16_NONE;
+}
+
+const char *matmul_bf16_kernel(void) {
+    switch (bf16_kernel()) {
+    case GEMM_BF16_AMX: return "amx-bf16";
+    case GEMM_BF16_AVX512: return "avx512-bf16";
+    case GEMM_BF16_SCALAR: return "scalar-bf16";
+    default: return NULL;
+    }
+}
+
+void matmul_force_bf16_kernel(int which) { g_force_bf16 = which; }
+
+/* The packers need a real kernel to exist (forcing the plain loops does not count). */
+static int bf16_possible(void) { return gemm_bf16_amx_available() || gemm_bf16_avx512_available(); }
+
+int matmul_pack_b_bf16(matmul_packed_b *pb, int transB, int K, int N, const float *B, int ldb) {
+    memset(pb, 0, sizeof *pb);
+    if (!bf16_possible()) return CLIP_ERR_UNSUPPORTED;
+    if (K <= 0 || N <= 0 || !B) return CLIP_ERR_INVALID;
+    size_t bytes = gemm_bf16_packed_bytes(K, N);
+    uint16_t *d = aligned_alloc(64, bytes);
+    if (!d) return CLIP_ERR_NOMEM;
+    gemm_bf16_pack_b(transB, K, N, B, ldb, d);
+    *pb = (matmul_packed_b){.K = K, .N = N, .layout = 2, .owned = 1, .data = (float *)d, .bytes = bytes};
+    return 0;
+}
+
+int matmul_pack_b_bf16_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp) {
+    memset(pb, 0, sizeof *pb);
+    if (!bf16_possible()) return CLIP_ERR_UNSUPPORTED;
+    if (K <= 0 || N <= 0 || !B || !tmp) return CLIP_ERR_INVALID;
+    size_t bytes = gemm_bf16_packed_bytes(K, N), have = (size_t)K * N * sizeof(float);
+    if (bytes > have || ((uintptr_t)B & 63)) return matmul_pack_b_bf16(pb, transB, K, N, B, transB ? K : N);
+    gemm_bf16_pack_b(transB, K, N, B, transB ? K : N, (uint16_t *)tmp);
+    memcpy(B, tmp, bytes);
+    /* the fp32 matrix's second half is dead: give its whole pages back */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)B + bytes + page - 1) & ~(page - 1), hi = ((uintptr_t)B + have) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    *pb = (matmul_packed_b){.K = K, .N = N, .layout = 2, .owned = 0, .data = B, .bytes = bytes};
     return 0;
 }
 
@@ -108,7 +165,7 @@ int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *
 }
 
 void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp) {
-    if (!pb->data) return;
+    if (!pb->data || pb->layout != 0 || pb->owned) return;
     size_t n = (size_t)pb->K * pb->N;
     memcpy(tmp, pb->data, n * sizeof(float));
     gemm_avx512_unpack_b(transB, pb->K, pb->N, tmp, pb->data);
@@ -117,7 +174,7 @@ void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp) {
 
 void matmul_packed_b_free(matmul_packed_b *pb) {
     if (!pb) return;
-    free(pb->data);
+    if (pb->owned) free(pb->data);
     memset(pb, 0, sizeof *pb);
 }
 
@@ -125,7 +182,11 @@ void matmul_prepacked(int transA, int M, float alpha, const float *A, int lda,
                       const matmul_packed_b *B, float beta, float *C, int ldc,
                       const float *bias, matmul_act act) {
     if (M <= 0 || B->N <= 0) return;
-    if (B->layout == 0) {
+    if (B->layout == 2) {
+        openblas_threads_for(1);
+        gemm_bf16(bf16_kernel(), transA, M, B->N, B->K, alpha, A, lda, (const uint16_t *)B->data, beta, C, ldc, bias,
+                  act, threads());
+    } else if (B->layout == 0) {
         openblas_threads_for(1);
         gemm_avx512(transA, 0, M, B->N, B->K, alpha, A, lda, NULL, 0, B->data, beta, C, ldc, bias, act, threads());
     } else {

@@ -30,7 +30,9 @@ void matmul_bias_act(int transA, int transB, int M, int N, int K, float alpha,
  * (every CLIP width). The original B is not needed afterwards: free it to keep the peak flat. */
 typedef struct matmul_packed_b {
     int K, N;
-    int layout;  /* internal: 0 = AVX-512 panels, 1 = plain op(B) row-major for OpenBLAS */
+    int layout;  /* internal: 0 = AVX-512 panels, 1 = plain op(B) row-major for OpenBLAS,
+                    2 = bf16 panels (matmul_pack_b_bf16; data then holds uint16_t) */
+    int owned;   /* 1: data was allocated by the packer (matmul_packed_b_free frees it) */
     float *data; /* 64-byte aligned */
     size_t bytes;
 } matmul_packed_b;
@@ -38,7 +40,7 @@ typedef struct matmul_packed_b {
 /* Packs op(B)[K,N] (transB: B is stored N x K, like a PyTorch Linear weight) into *pb.
  * Returns 0, or CLIP_ERR_NOMEM / CLIP_ERR_INVALID (then *pb is zeroed). */
 int matmul_pack_b(matmul_packed_b *pb, int transB, int K, int N, const float *B, int ldb);
-void matmul_packed_b_free(matmul_packed_b *pb);
+void matmul_packed_b_free(matmul_packed_b *pb); /* frees data only if owned */
 
 /* In-place packing, for a loader that keeps a single copy of its weights: B (contiguous,
  * ldb = transB ? K : N) is overwritten by its packed form, which describes *pb (pb->data == B,
@@ -55,6 +57,26 @@ void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp);
 void matmul_prepacked(int transA, int M, float alpha, const float *A, int lda,
                       const matmul_packed_b *B, float beta, float *C, int ldc,
                       const float *bias, matmul_act act);
+
+/* ---- bf16 weights (clip_load_opts.precision = CLIP_PRECISION_BF16; docs/performance.md "bf16").
+ * op(B) is stored in bf16 (round to nearest even); op(A) is converted to bf16 on the fly;
+ * products accumulate in fp32 and the epilogue (alpha, beta, bias, act) is fp32. Kernels: AMX
+ * tiles where the CPU and OS allow them, else AVX512_BF16; neither: not available (the packers
+ * return CLIP_ERR_UNSUPPORTED). matmul_prepacked takes these like any packed B. */
+
+/* "amx-bf16", "avx512-bf16", or NULL when this CPU has neither (bf16 packing is refused). */
+const char *matmul_bf16_kernel(void);
+/* For tests and benchmarks: 0 automatic (AMX, then AVX512_BF16), 1 AMX, 2 AVX512_BF16, 3 plain
+ * loops (same rounding, no vector code). A forced kernel the CPU lacks means automatic. */
+void matmul_force_bf16_kernel(int which);
+/* Packs op(B)[K,N] into a new bf16 buffer (owned). CLIP_ERR_UNSUPPORTED without a bf16 kernel. */
+int matmul_pack_b_bf16(matmul_packed_b *pb, int transB, int K, int N, const float *B, int ldb);
+/* The same into B's own storage (contiguous, 64-byte aligned; tmp: K*N floats of scratch),
+ * which then holds bf16: the pages of the unused second half are returned to the OS
+ * (madvise DONTNEED), so the fp32 values are gone. Where the packed form does not fit (tiny K
+ * or N padded up), a separate buffer is allocated (pb->owned). Irreversible: there is no
+ * unpack. Returns 0, CLIP_ERR_UNSUPPORTED (no bf16 kernel; B untouched) or CLIP_ERR_NOMEM. */
+int matmul_pack_b_bf16_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp);
 
 /* Threads the backend may use (0 = default: OpenMP's, i.e. OMP_NUM_THREADS or the cores).
  * Called from clip_set_threads(). */

@@ -44,6 +44,7 @@ void clip_model_free(clip_model *m) {
     if (!m) return;
     params_table_free(&m->table);
     free(m->params);
+    for (int i = 0; m->pk && i < m->npk; i++) matmul_packed_b_free(m->pk + i); /* owned ones only */
     free(m->pk);
     free(m->ws);
     free(m);
@@ -209,6 +210,11 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
         st_close(&f);
         return NULL;
     }
+    if (opts && opts->precision != CLIP_PRECISION_FP32 && opts->precision != CLIP_PRECISION_BF16) {
+        clip_fail(err, CLIP_ERR_INVALID, "clip_load_opts.precision %d is not fp32 (0) or bf16 (1)", opts->precision);
+        st_close(&f);
+        return NULL;
+    }
     if (opts) {
         if (opts->activation >= 0) cfg.activation = opts->activation;
         if (opts->text_heads > 0) cfg.text_heads = opts->text_heads;
@@ -232,7 +238,12 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
         clip_model_free(m);
         return NULL;
     }
-    if (!(opts && opts->plain_weights) && model_pack(m, err)) { clip_model_free(m); return NULL; }
+    if (opts && opts->precision == CLIP_PRECISION_BF16) {
+        if (model_pack_bf16(m, err)) { clip_model_free(m); return NULL; }
+    } else if (!(opts && opts->plain_weights) && model_pack(m, err)) {
+        clip_model_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -291,6 +302,10 @@ int clip_model_save_with(const clip_model *m, const float *block, const char *pa
 }
 
 int clip_model_save(const clip_model *m, const char *path, clip_error *err) {
+    if (m->precision == CLIP_PRECISION_BF16)
+        return clip_fail(err, CLIP_ERR_UNSUPPORTED,
+                         "%s: a model loaded with bf16 weights cannot be saved (its fp32 weights are gone); load it "
+                         "in fp32", path);
     if (!m->packed) return clip_model_save_with(m, m->params, path, NULL, 0, err);
     /* the file holds the checkpoint layout: unpack for the write, then pack again */
     clip_model *mm = (clip_model *)m;

@@ -17,6 +17,8 @@ struct clip_model {
     int text_full_ctx;        /* 1: run all ctx positions (tests); 0: stop after the last EOT */
     /* inference layout (model/pack.c): weight matrices repacked in place for the GEMM kernel */
     int packed;               /* 1 while any matrix below is packed */
+    int precision;            /* CLIP_PRECISION_*: BF16 = the matrices below hold bf16 (model_pack_bf16) */
+    int npk;                  /* descriptors in pk */
     matmul_packed_b *pk;      /* all descriptors, one allocation */
     tf_packed vtf, ttf;       /* per-layer matrices of each tower */
     matmul_packed_b *v_conv1_pk, *v_proj_pk, *t_proj_pk;
@@ -84,6 +86,10 @@ char *model_config_json(const clip_config *c);
  * cannot take stay plain. model_unpack restores the checkpoint layout (training, saving). */
 int model_pack(clip_model *m, clip_error *err);
 int model_unpack(clip_model *m, clip_error *err);
+/* Converts every weight matrix to packed bf16 in place (model/pack.c), for good: the fp32
+ * values are dropped and their memory returned. CLIP_ERR_UNSUPPORTED without a bf16 kernel.
+ * Afterwards model_unpack, saving and training refuse. */
+int model_pack_bf16(clip_model *m, clip_error *err);
 /* Allocates the table and block for cfg. */
 clip_model *model_alloc(const clip_config *cfg, clip_error *err);
 #endif

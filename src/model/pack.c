@@ -59,11 +59,13 @@ static void bind_views(clip_model *m) {
 
 int model_pack(clip_model *m, clip_error *err) {
     if (m->packed) return 0;
+    if (m->precision == CLIP_PRECISION_BF16) return 0; /* already in its final form */
     int n = list_mats(m, NULL);
     if (!n) return 0;
     mat *mats = malloc(n * sizeof *mats);
     if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
     if (!mats || !m->pk) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
+    m->npk = n;
     list_mats(m, mats);
     size_t big = 0;
     for (int i = 0; i < n; i++) if ((size_t)mats[i].K * mats[i].N > big) big = (size_t)mats[i].K * mats[i].N;
@@ -81,6 +83,10 @@ int model_pack(clip_model *m, clip_error *err) {
 }
 
 int model_unpack(clip_model *m, clip_error *err) {
+    if (m->precision == CLIP_PRECISION_BF16)
+        return clip_fail(err, CLIP_ERR_UNSUPPORTED,
+                         "this model was loaded with bf16 weights (precision bf16): its fp32 weights are gone, so it "
+                         "cannot be trained or saved; load it in fp32 for that");
     if (!m->packed) return 0;
     int n = list_mats(m, NULL);
     mat *mats = malloc(n * sizeof *mats);
@@ -96,3 +102,43 @@ int model_unpack(clip_model *m, clip_error *err) {
     m->packed = 0;
     return 0;
 }
+
+int model_pack_bf16(clip_model *m, clip_error *err) {
+    if (m->precision == CLIP_PRECISION_BF16) return 0;
+    if (!matmul_bf16_kernel())
+        return clip_fail(err, CLIP_ERR_UNSUPPORTED,
+                         "precision bf16 needs a CPU with AMX-BF16 or AVX512_BF16 (and AVX-512); this one has "
+                         "neither: use fp32");
+    int rc = model_unpack(m, err); /* from the checkpoint layout */
+    if (rc) return rc;
+    int n = list_mats(m, NULL);
+    if (!n) { m->precision = CLIP_PRECISION_BF16; return 0; }
+    mat *mats = malloc(n * sizeof *mats);
+    if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
+    if (!mats || !m->pk) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
+    m->npk = n;
+    list_mats(m, mats);
+    size_t big = 0;
+    for (int i = 0; i < n; i++) if ((size_t)mats[i].K * mats[i].N > big) big = (size_t)mats[i].K * mats[i].N;
+    float *tmp = malloc(big * sizeof(float));
+    if (!tmp) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
+    bind_views(m);
+    for (int i = 0; i < n && !rc; i++)
+        rc = matmul_pack_b_bf16_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
+    free(tmp);
+    free(mats);
+    /* on failure (out of memory) some matrices may already be bf16: the model is unusable */
+    if (rc) return clip_fail(err, rc, "out of memory converting the weights to bf16");
+    m->packed = 1;
+    m->precision = CLIP_PRECISION_BF16;
+    return 0;
+}
+
+int clip_precision_from_name(const char *name) {
+    if (!name) return -1;
+    if (!strcmp(name, "fp32")) return CLIP_PRECISION_FP32;
+    if (!strcmp(name, "bf16")) return CLIP_PRECISION_BF16;
+    return -1;
+}
+
+int clip_model_precision(const clip_model *m) { return m->precision; }

@@ -9,7 +9,7 @@
 #include "io/npy.h"
 
 static const char *USAGE =
-    "clip embed [--model PATH] [--raw] [--threads N] [--batch N] [--truncate]\n"
+    "clip embed [--model PATH] [--precision fp32|bf16] [--raw] [--threads N] [--batch N] [--truncate]\n"
     "           (--image FILE... | --text TEXT... | --images-from LIST | --texts-from FILE |\n"
     "            --pixels P.npy | --tokens T.npy) [-o OUT.npy | -o OUT.jsonl | --jsonl]";
 
@@ -30,7 +30,8 @@ static void help(void) {
            "  --truncate          cut texts longer than the context instead of failing\n"
            "  --background RRGGBB composite transparent images onto this colour (default: drop alpha, as PIL)\n"
            "  --model PATH        .safetensors file or model directory (default: $CLIP_MODEL or the shipped model)\n"
-           "  --threads N         threads for preprocessing and the encoders\n", USAGE);
+           "  --threads N         threads for preprocessing and the encoders\n"
+           CLI_PRECISION_HELP, USAGE);
 }
 
 typedef struct sink {
@@ -104,7 +105,7 @@ done:
 
 int cmd_embed(int argc, char **argv) {
     const char *model = NULL, *pixels = NULL, *tokens = NULL, *out = NULL, *from = NULL;
-    int raw = 0, threads = 0, batch = 64, jsonl = 0, truncate = 0, mode = 0; /* 1 image, 2 text */
+    int raw = 0, threads = 0, precision = 0, batch = 64, jsonl = 0, truncate = 0, mode = 0; /* 1 image, 2 text */
     cli_list items = {0};
     clip_image_opts iopt = {0};
     int rc = EXIT_BAD;
@@ -134,6 +135,8 @@ int cmd_embed(int argc, char **argv) {
             if (cli_parse_background(argv[++i], &iopt)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--background needs RRGGBB hex"); }
         } else if (!strcmp(a, "--threads") && more) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--threads needs a positive integer"); }
+        } else if (!strcmp(a, "--precision") && more) {
+            if (cli_parse_precision(argv[++i], &precision)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--precision needs fp32 or bf16"); }
         } else if (!strcmp(a, "--batch") && more) {
             if (cli_parse_int(argv[++i], 1, 65536, &batch)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--batch needs a positive integer"); }
         } else { cli_list_free(&items); return cli_usage("embed", USAGE, "unexpected argument '%s'", a); }
@@ -148,7 +151,7 @@ int cmd_embed(int argc, char **argv) {
     if (threads) clip_set_threads(threads);
 
     clip_error e = {0};
-    clip_model *m = clip_model_load(model, NULL, &e);
+    clip_model *m = cli_load_model(model, precision, &e);
     if (!m) { cli_list_free(&items); return cli_fail("embed", "%s", e.msg); }
     if (pixels || tokens) {
         rc = embed_npy(m, pixels != NULL, pixels ? pixels : tokens, raw, out);

@@ -16,7 +16,7 @@
 #include "io/file.h"
 
 static const char *USAGE =
-    "clip eval [--model PATH] --data DIR [--split test|val|train|flag] [--styles a,b,...]\n"
+    "clip eval [--model PATH] [--precision fp32|bf16] --data DIR [--split test|val|train|flag] [--styles a,b,...]\n"
     "          [--templates NAME|FILE] [--caption TEMPLATE] [--json OUT.json] [--threads N]";
 
 static void help(void) {
@@ -44,6 +44,7 @@ static void help(void) {
            "  --caption TEMPLATE     the caption of a concept for retrieval (default \"an emoji of {}.\")\n"
            "  --json OUT.json        write every number (atomically)\n"
            "  --threads N            threads\n"
+           CLI_PRECISION_HELP
            "A style whose table is missing is reported and skipped. An image that cannot be read is\n"
            "reported and left out; the results are still written and the exit status is 1.\n", USAGE);
 }
@@ -181,7 +182,7 @@ static void fill_str(char **out, const char *tmpl, char **labels, const int *idx
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *split = "test", *styles_arg = NULL, *templates = "emoji";
     const char *caption = "an emoji of {}.", *json_out = NULL;
-    int threads = 0;
+    int threads = 0, precision = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -195,6 +196,8 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--json") && more) json_out = argv[++i];
         else if (!strcmp(a, "--threads") && more) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) return cli_usage("eval", USAGE, "--threads needs a positive integer");
+        } else if (!strcmp(a, "--precision") && more) {
+            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("eval", USAGE, "--precision needs fp32 or bf16");
         } else return cli_usage("eval", USAGE, "unexpected argument '%s'", a);
     }
     if (!data) return cli_usage("eval", USAGE, "give --data DIR");
@@ -257,7 +260,7 @@ int cmd_eval(int argc, char **argv) {
     if (prompts_check_templates(&tmpl, templates, &e)) { cli_fail("eval", "%s", e.msg); goto done; }
 
     if (!model && !(model = cli_default_model())) { cli_fail("eval", "no --model given and no default model found"); goto done; }
-    if (!(m = clip_model_load(model, NULL, &e))) { cli_fail("eval", "%s", e.msg); goto done; }
+    if (!(m = cli_load_model(model, precision, &e))) { cli_fail("eval", "%s", e.msg); goto done; }
     if (!(tok = clip_tokenizer_load(NULL, &e))) { cli_fail("eval", "%s", e.msg); goto done; }
     int D = clip_model_get_config(m)->embed_dim;
 

@@ -11,8 +11,8 @@
 #include "cli.h"
 #include "stream.h"
 
-static const char *IUSAGE = "clip index [--model PATH] [--index FILE] [--threads N] [--background RRGGBB] DIR|IMAGE...";
-static const char *SUSAGE = "clip search [--model PATH] [--index FILE] [--top K] [--json] (TEXT... | --image FILE)";
+static const char *IUSAGE = "clip index [--model PATH] [--precision fp32|bf16] [--index FILE] [--threads N] [--background RRGGBB] DIR|IMAGE...";
+static const char *SUSAGE = "clip search [--model PATH] [--precision fp32|bf16] [--index FILE] [--top K] [--json] (TEXT... | --image FILE)";
 #define DEFAULT_INDEX "clip-index.sqlite"
 
 static int has_image_ext(const char *p) {
@@ -106,7 +106,7 @@ static int store_chunk(void *ud, int first, int n, const float *feat, const int 
 
 int cmd_index(int argc, char **argv) {
     const char *model = NULL, *index = DEFAULT_INDEX;
-    int threads = 0, rc = EXIT_BAD;
+    int threads = 0, precision = 0, rc = EXIT_BAD;
     cli_list roots = {0}, files = {0}, todo = {0};
     clip_image_opts iopt = {0};
     for (int i = 1; i < argc; i++) {
@@ -114,7 +114,7 @@ int cmd_index(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: %s\n\nEmbeds every image under the given folders (recursively; .jpg .jpeg .png .webp) into an\n"
                    "SQLite index (default ./" DEFAULT_INDEX "). Only new or changed files are encoded; entries\n"
-                   "of files that are gone are dropped. Unreadable images are reported and skipped (exit 1).\n", IUSAGE);
+                   "of files that are gone are dropped. Unreadable images are reported and skipped (exit 1).\n\n" CLI_PRECISION_HELP, IUSAGE);
             return 0;
         } else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(a, "--index") && i + 1 < argc) index = argv[++i];
@@ -122,6 +122,8 @@ int cmd_index(int argc, char **argv) {
             if (cli_parse_background(argv[++i], &iopt)) return cli_usage("index", IUSAGE, "--background needs RRGGBB hex");
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) return cli_usage("index", IUSAGE, "--threads needs a positive integer");
+        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
+            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("index", IUSAGE, "--precision needs fp32 or bf16");
         } else if (a[0] == '-' && a[1]) { cli_list_free(&roots); return cli_usage("index", IUSAGE, "unexpected argument '%s'", a); }
         else cli_list_push(&roots, a);
     }
@@ -132,7 +134,7 @@ int cmd_index(int argc, char **argv) {
     char ident[4400];
     model_identity(model, ident, sizeof ident);
     clip_error e = {0};
-    clip_model *m = clip_model_load(model, NULL, &e);
+    clip_model *m = cli_load_model(model, precision, &e);
     if (!m) { cli_fail("index", "%s", e.msg); goto out; }
     sqlite3 *db = open_db(index, 1, "index");
     if (!db) { clip_model_free(m); goto out; }
@@ -199,13 +201,13 @@ static int take_query(void *ud, int first, int n, const float *feat, const int *
 
 int cmd_search(int argc, char **argv) {
     const char *model = NULL, *index = DEFAULT_INDEX, *image = NULL;
-    int top = 5, json = 0, rc = EXIT_BAD;
+    int top = 5, json = 0, precision = 0, rc = EXIT_BAD;
     cli_list texts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: %s\n\nRanks the images of an index (made by clip index) by cosine similarity to each text\n"
-                   "query, or to an image with --image. Prints the top K paths with their scores.\n", SUSAGE);
+                   "query, or to an image with --image. Prints the top K paths with their scores.\n\n" CLI_PRECISION_HELP, SUSAGE);
             return 0;
         } else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(a, "--index") && i + 1 < argc) index = argv[++i];
@@ -213,6 +215,8 @@ int cmd_search(int argc, char **argv) {
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--top") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1 << 20, &top)) return cli_usage("search", SUSAGE, "--top needs a positive integer");
+        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
+            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("search", SUSAGE, "--precision needs fp32 or bf16");
         } else if (a[0] == '-' && a[1] == '-') { cli_list_free(&texts); return cli_usage("search", SUSAGE, "unexpected argument '%s'", a); }
         else cli_list_push(&texts, a);
     }
@@ -231,7 +235,7 @@ int cmd_search(int argc, char **argv) {
     }
     free(have);
     clip_error e = {0};
-    clip_model *m = clip_model_load(model, NULL, &e);
+    clip_model *m = cli_load_model(model, precision, &e);
     clip_tokenizer *tok = m ? clip_tokenizer_load(NULL, &e) : NULL;
     if (!tok) { cli_fail("search", "%s", e.msg); goto done; }
     int D = clip_model_get_config(m)->embed_dim, failed = 0;

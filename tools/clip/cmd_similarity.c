@@ -9,7 +9,7 @@
 #include "io/npy.h"
 
 static const char *USAGE =
-    "clip similarity [--model PATH] [--probs] [--threads N] [-o OUT.npy] --image FILE... --text TEXT...";
+    "clip similarity [--model PATH] [--precision fp32|bf16] [--probs] [--threads N] [-o OUT.npy] --image FILE... --text TEXT...";
 
 typedef struct { float *dst; int D; } collect;
 
@@ -21,20 +21,23 @@ static int collect_chunk(void *ud, int first, int n, const float *feat, const in
 
 int cmd_similarity(int argc, char **argv) {
     const char *model = NULL, *out = NULL;
-    int probs = 0, threads = 0, mode = 0, rc = EXIT_BAD;
+    int probs = 0, threads = 0, precision = 0, mode = 0, rc = EXIT_BAD;
     cli_list imgs = {0}, txts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: %s\n\nPrints the image x text matrix (rows: images, columns: texts) of cosine similarities;\n"
                    "with --probs, each row is a softmax over the texts of exp(logit_scale) x cosine.\n"
-                   "-o OUT.npy writes the float32 [images, texts] matrix instead of printing it.\n", USAGE);
+                   "-o OUT.npy writes the float32 [images, texts] matrix instead of printing it.\n\n" CLI_PRECISION_HELP, USAGE);
             return 0;
         } else if (!strcmp(a, "--model") && i + 1 < argc) { model = argv[++i]; mode = 0; }
         else if (!strcmp(a, "-o") && i + 1 < argc) { out = argv[++i]; mode = 0; }
         else if (!strcmp(a, "--probs")) { probs = 1; mode = 0; }
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) { rc = cli_usage("similarity", USAGE, "--threads needs a positive integer"); goto done; }
+            mode = 0;
+        } else if (!strcmp(a, "--precision") && i + 1 < argc) {
+            if (cli_parse_precision(argv[++i], &precision)) { rc = cli_usage("similarity", USAGE, "--precision needs fp32 or bf16"); goto done; }
             mode = 0;
         } else if (!strcmp(a, "--image")) mode = 1;
         else if (!strcmp(a, "--text")) mode = 2;
@@ -46,7 +49,7 @@ int cmd_similarity(int argc, char **argv) {
     if (!model && !(model = cli_default_model())) { rc = cli_fail("similarity", "no --model given and no default model found"); goto done; }
     if (threads) clip_set_threads(threads);
     clip_error e = {0};
-    clip_model *m = clip_model_load(model, NULL, &e);
+    clip_model *m = cli_load_model(model, precision, &e);
     if (!m) { rc = cli_fail("similarity", "%s", e.msg); goto done; }
     clip_tokenizer *tok = clip_tokenizer_load(NULL, &e);
     int D = clip_model_get_config(m)->embed_dim, NI = imgs.n, NT = txts.n, fi = 0, ft = 0;

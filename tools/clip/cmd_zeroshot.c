@@ -11,7 +11,7 @@
 #include "eval/prompts.h"
 
 static const char *USAGE =
-    "clip zeroshot [--model PATH] (--labels L1,L2,... | --labels-file FILE|builtin:NAME)\n"
+    "clip zeroshot [--model PATH] [--precision fp32|bf16] (--labels L1,L2,... | --labels-file FILE|builtin:NAME)\n"
     "              [--templates NAME|FILE] [--top K] [--json] [--no-cache] [--threads N] IMAGE...";
 
 static void help(void) {
@@ -31,6 +31,7 @@ static void help(void) {
            "  --no-cache             do not read or write the class-embedding cache\n"
            "                         (cache: $CLIP_CACHE_DIR, else $XDG_CACHE_HOME/clip.c, else ~/.cache/clip.c)\n"
            "  --threads N            threads\n"
+           CLI_PRECISION_HELP
            "A missing or unreadable image is reported and skipped; the others are still classified and\n"
            "the exit status is 1.\n", USAGE);
 }
@@ -42,7 +43,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
 }
 
 /* The cache file for (model identity, labels, templates); NULL if no cache directory. */
-static char *cache_path(const char *model, const str_list *labels, const str_list *tmpl) {
+static char *cache_path(const char *model, int precision, const str_list *labels, const str_list *tmpl) {
     const char *dir = getenv("CLIP_CACHE_DIR");
     char base[4096];
     if (dir && *dir) snprintf(base, sizeof base, "%s", dir);
@@ -65,6 +66,7 @@ static char *cache_path(const char *model, const str_list *labels, const str_lis
     h = fnv(h, real, strlen(real) + 1);
     h = fnv(h, &st.st_size, sizeof st.st_size);
     h = fnv(h, &st.st_mtim, sizeof st.st_mtim);
+    if (precision) h = fnv(h, &precision, sizeof precision); /* bf16 embeddings differ (fp32 keys unchanged) */
     for (int i = 0; i < labels->n; i++) h = fnv(h, labels->s[i], strlen(labels->s[i]) + 1);
     h = fnv(h, "\x01", 1);
     for (int i = 0; i < tmpl->n; i++) h = fnv(h, tmpl->s[i], strlen(tmpl->s[i]) + 1);
@@ -125,7 +127,7 @@ static int print_chunk(void *ud, int first, int n, const float *feat, const int 
 
 int cmd_zeroshot(int argc, char **argv) {
     const char *model = NULL, *labels_arg = NULL, *labels_file = NULL, *templates = "simple";
-    int top = 5, json = 0, threads = 0, use_cache = 1, rc = EXIT_BAD;
+    int top = 5, json = 0, threads = 0, precision = 0, use_cache = 1, rc = EXIT_BAD;
     cli_list items = {0};
     clip_image_opts iopt = {0};
     for (int i = 1; i < argc; i++) {
@@ -145,6 +147,8 @@ int cmd_zeroshot(int argc, char **argv) {
             if (cli_parse_int(argv[++i], 1, 1 << 20, &top)) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--top needs a positive integer"); }
         } else if (!strcmp(a, "--threads") && more) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--threads needs a positive integer"); }
+        } else if (!strcmp(a, "--precision") && more) {
+            if (cli_parse_precision(argv[++i], &precision)) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--precision needs fp32 or bf16"); }
         } else if (a[0] == '-' && a[1]) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "unexpected argument '%s'", a); }
         else cli_list_push(&items, a);
     }
@@ -169,8 +173,8 @@ int cmd_zeroshot(int argc, char **argv) {
     else if (prompts_builtin_templates(templates, &tmpl, &e)) { cli_fail("zeroshot", "--templates: %s, and no such file", e.msg); goto done; }
     if (prompts_check_templates(&tmpl, templates, &e)) { cli_fail("zeroshot", "%s", e.msg); goto done; }
 
-    if (!(m = clip_model_load(model, NULL, &e))) { cli_fail("zeroshot", "%s", e.msg); goto done; }
-    if (use_cache && (cache = cache_path(model, &labels, &tmpl))) {
+    if (!(m = cli_load_model(model, precision, &e))) { cli_fail("zeroshot", "%s", e.msg); goto done; }
+    if (use_cache && (cache = cache_path(model, precision, &labels, &tmpl))) {
         clf = clip_classifier_load(cache, &e);
         if (clf && (clip_classifier_num_classes(clf) != labels.n || clip_classifier_dim(clf) != clip_model_get_config(m)->embed_dim)) {
             clip_classifier_free(clf);

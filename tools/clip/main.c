@@ -66,6 +66,18 @@ int cli_parse_background(const char *s, clip_image_opts *o) {
     return 0;
 }
 
+int cli_parse_precision(const char *s, int *precision) {
+    int p = clip_precision_from_name(s);
+    if (p < 0) return -1;
+    *precision = p;
+    return 0;
+}
+
+clip_model *cli_load_model(const char *path, int precision, clip_error *e) {
+    clip_load_opts o = {.activation = -1, .precision = precision};
+    return clip_model_load(path, &o, e);
+}
+
 const char *cli_default_model(void) {
     const char *env = getenv("CLIP_MODEL");
     if (env && *env) return env;
