@@ -20,7 +20,7 @@ int cmd_info(int argc, char **argv) {
     }
     if (!model && !(model = cli_default_model())) return cli_fail("info", "no --model given and no default model found");
     clip_error e = {0};
-    clip_model *m = clip_model_load(model, NULL, &e);
+    clip_model *m = cli_load_model(model, CLIP_PRECISION_FP32, &e);
     if (!m) return cli_fail("info", "%s", e.msg);
     const clip_config *c = clip_model_get_config(m);
     const char *act = c->activation == CLIP_ACT_GELU ? "gelu" : "quick_gelu";

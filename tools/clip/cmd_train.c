@@ -176,7 +176,7 @@ static int train_run(const char *init, const char *model, const char *resume, co
         if (clip_config_from_name(init, &c, &e)) return cli_fail("train", "--init: %s", e.msg);
         m = clip_model_init(&c, (uint64_t)seed, &e);
     } else {
-        m = clip_model_load(model ? model : resume, NULL, &e);
+        m = cli_load_model(model ? model : resume, CLIP_PRECISION_FP32, &e);
     }
     if (!m) return cli_fail("train", "%s", e.msg);
     const clip_config *c = clip_model_get_config(m);

@@ -26,6 +26,11 @@ static const verb VERBS[] = {
 static void usage(FILE *f) {
     fprintf(f, "usage: clip VERB [options]   (clip VERB --help for a verb's options)\n\nverbs:\n");
     for (int i = 0; i < NVERBS; i++) fprintf(f, "  %-11s %s\n", VERBS[i].name, VERBS[i].help);
+    fprintf(f, "\nfor every verb that loads a model:\n"
+               "  --activation quickgelu|gelu   override the MLP activation the checkpoint implies (OpenAI\n"
+               "                                weights: QuickGELU; Hugging Face: config.json's hidden_act;\n"
+               "                                LAION / open_clip non-quickgelu models need gelu)\n"
+               "  environment: CLIP_MODEL (default model), CLIP_CACHE_DIR (zero-shot class embeddings)\n");
 }
 
 int cli_fail(const char *verb, const char *fmt, ...) {
@@ -73,8 +78,11 @@ int cli_parse_precision(const char *s, int *precision) {
     return 0;
 }
 
+/* --activation, taken out of argv by main() for every verb: -1 keeps the checkpoint's own. */
+static int g_activation = -1;
+
 clip_model *cli_load_model(const char *path, int precision, clip_error *e) {
-    clip_load_opts o = {.activation = -1, .precision = precision};
+    clip_load_opts o = {.activation = g_activation, .precision = precision};
     return clip_model_load(path, &o, e);
 }
 
@@ -91,6 +99,18 @@ const char *cli_default_model(void) {
 }
 
 int main(int argc, char **argv) {
+    /* global options, accepted anywhere on the line */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--activation")) continue;
+        if (i + 1 >= argc || (strcmp(argv[i + 1], "quickgelu") && strcmp(argv[i + 1], "gelu"))) {
+            fprintf(stderr, "clip: --activation needs quickgelu or gelu\n");
+            return EXIT_USAGE;
+        }
+        g_activation = strcmp(argv[i + 1], "gelu") ? CLIP_ACT_QUICKGELU : CLIP_ACT_GELU;
+        memmove(argv + i, argv + i + 2, (argc - i - 2 + 1) * sizeof *argv);
+        argc -= 2;
+        i--;
+    }
     if (argc < 2) { usage(stderr); return EXIT_USAGE; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
     for (int i = 0; i < NVERBS; i++)
