@@ -13,7 +13,7 @@ make -s build/clip >/dev/null
   echo '```'
   build/clip --help
   echo '```'
-  for v in $(build/clip --help | awk '/^verbs:/{f=1; next} f && NF {print $1}'); do
+  for v in $(build/clip --help | awk '/^verbs:/{f=1; next} /^$/{f=0} f && NF {print $1}'); do
     echo
     echo "## clip $v"
     echo
