@@ -226,6 +226,10 @@ int cmd_search(int argc, char **argv) {
     if (stat(index, &sst)) { cli_list_free(&texts); return cli_fail("search", "%s: no index (make one with clip index)", index); }
     sqlite3 *db = open_db(index, 0, "search");
     if (!db) { cli_list_free(&texts); return EXIT_BAD; }
+    if (sqlite3_exec(db, "SELECT path, emb FROM images LIMIT 1", NULL, NULL, NULL) != SQLITE_OK) {
+        cli_fail("search", "%s: not a clip index (%s)", index, sqlite3_errmsg(db));
+        sqlite3_close(db); cli_list_free(&texts); return EXIT_BAD;
+    }
     char ident[4400];
     model_identity(model, ident, sizeof ident);
     char *have = meta_get(db, "model");
