@@ -13,11 +13,15 @@ echo
 echo "== zero-shot: each image against $(wc -l < data/demo/labels.txt) labels, 8 prompt templates each"
 echo "   clip zeroshot --labels-file data/demo/labels.txt --templates emoji --top 2 $IMG/*.png"
 $CLIP zeroshot --labels-file data/demo/labels.txt --templates emoji --top 2 "$IMG"/*.png |
-  awk '/^[^ ]/ {f=$0; sub(".*/", "", f); sub("\\.png$", "", f); next}
-       { n++; line = line sprintf("  %-28s", $2 " " substr($0, index($0, $3))) }
-       n == 2 { truth = f; gsub("-", " ", truth); printf "%-16s ->%s\n", truth, line; n = 0; line = "" }'
+  awk '/^[^ ]/ { if (line) print line; f = $0; sub(".*/", "", f); sub("\\.png$", "", f); gsub("-", " ", f);
+                 line = sprintf("%-14s ->", f); next }
+       { p = $1; $1 = ""; sub(/^ /, ""); line = line sprintf("  %-14s %7s", $0, p) }
+       END { if (line) print line }'
+ok=$($CLIP zeroshot --labels-file data/demo/labels.txt --templates emoji --top 1 --json "$IMG"/*.png |
+     awk -F'"' '{f = $4; sub(".*/", "", f); sub("\\.png$", "", f); gsub("-", " ", f); if (f == $10) n++} END {print n + 0}')
+echo "   right at the top: $ok of $(ls "$IMG"/*.png | wc -l) (chance: 1 in $(wc -l < data/demo/labels.txt))"
 echo
 echo "== text -> image search over the same folder (clip index, then clip search)"
 rm -f build/demo-index.sqlite
 $CLIP index --index build/demo-index.sqlite "$IMG"
-$CLIP search --index build/demo-index.sqlite --top 3 "a slice of pizza" "a red heart" "a rocket" "an animal"
+$CLIP search --index build/demo-index.sqlite --top 3 "a slice of pizza" "a rainbow" "a rocket" "a ghost"
