@@ -23,9 +23,12 @@ def read_clip(path):
         if line.startswith("#"):
             header = line[1:].strip()
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 7 and cells[0].isdigit() and cells[2] in WHAT:
+        # | threads | sgemm | what | batch | [precision |] ms/item | ...: fp32 rows only
+        if len(cells) in (7, 9) and cells[0].isdigit() and cells[2] in WHAT:
+            if len(cells) == 9 and cells[4] != "fp32":
+                continue
             peak = float(cells[1])
-            rows[(WHAT[cells[2]], int(cells[3]))] = float(cells[4])
+            rows[(WHAT[cells[2]], int(cells[3]))] = float(cells[5 if len(cells) == 9 else 4])
     return rows, peak, header
 
 
