@@ -33,4 +33,4 @@ done
 echo "model: $MODEL ($(build/clip info --model "$MODEL" | sed -n 's/^image tower: *//p'))"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v a="$t0" -v b="$t1" -v n="$N" 'BEGIN{printf "first run (builds 1000x80 class embeddings, then classifies %d images): %.1f s\n", n, b-a}'
-awk -v d="$best" -v n="$N" 'BEGIN{printf "cached runs: best %.2f s for %d images = %.0f images/s (1000 classes, %s threads)\n", d, n, n/d, ENVIRON["THREADS"]}'
+awk -v d="$best" -v n="$N" -v t="$THREADS" 'BEGIN{printf "cached runs: best %.2f s for %d images = %.0f images/s (1000 classes, %s threads)\n", d, n, n/d, t}'
