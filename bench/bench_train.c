@@ -28,7 +28,8 @@ static double text_flops(const clip_config *c, int T) {
     return L * 2 * (T * W * 3 * W + (double)T * T * W * 2 + T * W * W + 2 * T * W * 4 * W) + 2 * W * c->embed_dim;
 }
 
-static double sgemm_peak(void) {
+static double sgemm_peak(int threads) {
+    (void)threads;
     int n = 2048;
     float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4), *c = malloc((size_t)n * n * 4);
     for (size_t i = 0; i < (size_t)n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.1f; }
@@ -86,7 +87,9 @@ int main(int argc, char **argv) {
     for (int s = 0; s < steps; s++) trainer_step(&t, px, tok, &st, &e);
     double dt = (now() - t0) / steps;
     double flops = 3.0 * B * (vit_flops(c) + text_flops(c, T)), flops77 = 3.0 * B * (vit_flops(c) + text_flops(c, ctx));
-    double peak = sgemm_peak();
+    openblas_set_num_threads(threads);   /* the peak at the run's thread count (matmul holds OpenBLAS at 1) */
+    double peak = sgemm_peak(threads);
+    openblas_set_num_threads(1);
     printf("%s batch %d, text positions run %d of %d, %d threads, backend %s\n", arch, B, T, ctx, threads, matmul_backend());
     printf("step %.3f s  %.1f samples/s  loss %.4f\n", dt, B / dt, st.loss);
     printf("work %.1f GFLOP/step (%.1f if all 77 positions ran) -> %.1f GFLOP/s; sgemm 2048^3 peak %.1f GFLOP/s -> %.0f%% of peak\n",
