@@ -8,6 +8,7 @@
  * so they share nothing and never wait on each other inside a product.
  * Only this file is compiled with AVX-512 enabled (per function, via target attributes);
  * callers check gemm_avx512_available() first. */
+#include "core/scratch.h"
 #include "core/gemm_avx512.h"
 #include "core/matmul.h"
 #include <immintrin.h>
@@ -280,18 +281,7 @@ typedef struct {
 } gemm_job;
 
 /* Per-thread packing buffers, kept between calls (grow only) so products do not page-fault. */
-static _Thread_local float *tl_buf;
-static _Thread_local size_t tl_cap;
-
-static float *scratch(size_t floats) {
-    if (floats > tl_cap) {
-        free(tl_buf);
-        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-        tl_buf = aligned_alloc(64, bytes);
-        tl_cap = tl_buf ? floats : 0;
-    }
-    return tl_buf;
-}
+static float *scratch(size_t floats) { return thread_scratch(SCRATCH_GEMM_F32, floats * sizeof(float)); }
 
 /* Plain loops for when a packing buffer cannot be had: slow but correct. */
 static void rect_plain(const gemm_job *g, int m0, int m1, int n0, int n1) {

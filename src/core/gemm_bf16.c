@@ -8,6 +8,7 @@
  *                A pairs per step (the fp32 kernel's shape with bf16 pairs).
  * The fp32 epilogue (alpha, beta, bias, activation) is gemm_avx512_epilogue.
  * Only this file is compiled for AMX / AVX512_BF16, per function via target attributes. */
+#include "core/scratch.h"
 #include "core/gemm_bf16.h"
 #include "core/gemm_avx512.h"
 #include "core/matmul.h"
@@ -142,18 +143,7 @@ typedef struct {
     int act;
 } job;
 
-static _Thread_local uint16_t *tl_abuf;
-static _Thread_local size_t tl_cap;
-
-static uint16_t *abuf_get(size_t elems) {
-    if (elems > tl_cap) {
-        free(tl_abuf);
-        size_t bytes = (elems * sizeof(uint16_t) + 63) & ~(size_t)63;
-        tl_abuf = aligned_alloc(64, bytes);
-        tl_cap = tl_abuf ? elems : 0;
-    }
-    return tl_abuf;
-}
+static uint16_t *abuf_get(size_t elems) { return thread_scratch(SCRATCH_GEMM_BF16, elems * sizeof(uint16_t)); }
 
 static float act_scalar(float x, int act) {
     if (act == MATMUL_ACT_QUICKGELU) return x / (1.0f + expf(-1.702f * x));
