@@ -56,15 +56,8 @@ static void tiny_rn(void) {
     for (int i = 0; i < 4; i++)
         CHECK(clip_encode_image(m, (const float *)px.data + (size_t)i * 3 * 64 * 64, 1, again + i * 32, &e) == 0, "%s", e.msg);
     CHECK(tu_rel_err(again, img, 4 * 32) < 1e-6, "batch-1 features differ from batch-4 ones");
-    clip_normalize(img, 4, 32);
-    clip_normalize(txt, 6, 32);
-    float logits[24], s = expf(clip_model_logit_scale(m));
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 6; j++) {
-            float d = 0;
-            for (int k = 0; k < 32; k++) d += img[i * 32 + k] * txt[j * 32 + k];
-            logits[i * 6 + j] = s * d;
-        }
+    float logits[24];
+    tu_logits(img, 4, txt, 6, 32, clip_model_logit_scale(m), logits);
     CHECK_CLOSE_NPY(logits, 24, G "tiny-rn/logits_per_image.npy", TOL);
     npy_free(&px); npy_free(&tok);
     clip_model_free(m);

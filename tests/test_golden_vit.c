@@ -57,15 +57,8 @@ static void check_model(const char *path, const char *dir, int with_acts) {
         CHECK(tu_rel_err(txt_short, txt, 6 * 32) < 1e-6, "short-context text features differ");
     }
     /* logits as OpenAI's forward: normalised features, scaled by exp(logit_scale) */
-    clip_normalize(img, 4, 32);
-    clip_normalize(txt, 6, 32);
-    float logits[24], s = expf(clip_model_logit_scale(m));
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 6; j++) {
-            float d = 0;
-            for (int k = 0; k < 32; k++) d += img[i * 32 + k] * txt[j * 32 + k];
-            logits[i * 6 + j] = s * d;
-        }
+    float logits[24];
+    tu_logits(img, 4, txt, 6, 32, clip_model_logit_scale(m), logits);
     CHECK_CLOSE_NPY(logits, 24, G "tiny-vit/logits_per_image.npy", TOL);
     for (int i = 0; i < h.n; i++) free((void *)h.names[i]);
     npy_free(&px); npy_free(&tok);

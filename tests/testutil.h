@@ -30,6 +30,20 @@ static inline double tu_rel_err(const float *a, const float *b, size_t n) {
     return den > 0 ? num / den : num;
 }
 
+/* OpenAI's logits_per_image: exp(logit_scale) x normalised image . normalised text (normalises
+ * img [ni,d] and txt [nt,d] in place). */
+static inline void tu_logits(float *img, int ni, float *txt, int nt, int d, float logit_scale, float *out) {
+    clip_normalize(img, ni, d);
+    clip_normalize(txt, nt, d);
+    float s = expf(logit_scale);
+    for (int i = 0; i < ni; i++)
+        for (int j = 0; j < nt; j++) {
+            float dot = 0;
+            for (int k = 0; k < d; k++) dot += img[i * d + k] * txt[j * d + k];
+            out[i * nt + j] = s * dot;
+        }
+}
+
 /* Loads a float32 .npy or aborts the test with a message (test data must exist). */
 static inline npy_array tu_load_npy(const char *path) {
     npy_array a; clip_error e = {0};

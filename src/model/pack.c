@@ -57,10 +57,11 @@ static void bind_views(clip_model *m) {
     }
 }
 
-int model_pack(clip_model *m, clip_error *err) {
-    if (m->packed) return 0;
-    if (m->precision == CLIP_PRECISION_BF16) return 0; /* already in its final form */
+/* The matrices to convert, their packed views, and a scratch buffer the size of the largest.
+ * Returns the count (0: none), or a negative status. */
+static int begin_convert(clip_model *m, mat **mats_out, float **tmp_out, clip_error *err) {
     int n = list_mats(m, NULL);
+    *mats_out = NULL; *tmp_out = NULL;
     if (!n) return 0;
     mat *mats = malloc(n * sizeof *mats);
     if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
@@ -72,6 +73,17 @@ int model_pack(clip_model *m, clip_error *err) {
     float *tmp = malloc(big * sizeof(float));
     if (!tmp) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
     bind_views(m);
+    *mats_out = mats; *tmp_out = tmp;
+    return n;
+}
+
+int model_pack(clip_model *m, clip_error *err) {
+    if (m->packed) return 0;
+    if (m->precision == CLIP_PRECISION_BF16) return 0; /* already in its final form */
+    mat *mats;
+    float *tmp;
+    int n = begin_convert(m, &mats, &tmp, err);
+    if (n <= 0) return n;
     int any = 0;
     for (int i = 0; i < n; i++) {
         if (!matmul_pack_b_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp)) any = 1;
@@ -111,18 +123,11 @@ int model_pack_bf16(clip_model *m, clip_error *err) {
                          "neither: use fp32");
     int rc = model_unpack(m, err); /* from the checkpoint layout */
     if (rc) return rc;
-    int n = list_mats(m, NULL);
+    mat *mats;
+    float *tmp;
+    int n = begin_convert(m, &mats, &tmp, err);
+    if (n < 0) return n;
     if (!n) { m->precision = CLIP_PRECISION_BF16; return 0; }
-    mat *mats = malloc(n * sizeof *mats);
-    if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
-    if (!mats || !m->pk) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
-    m->npk = n;
-    list_mats(m, mats);
-    size_t big = 0;
-    for (int i = 0; i < n; i++) if ((size_t)mats[i].K * mats[i].N > big) big = (size_t)mats[i].K * mats[i].N;
-    float *tmp = malloc(big * sizeof(float));
-    if (!tmp) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
-    bind_views(m);
     for (int i = 0; i < n && !rc; i++)
         rc = matmul_pack_b_bf16_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
     free(tmp);
