@@ -10,29 +10,6 @@
 #define TOL 1e-5
 #define G "tests/data/golden/"
 
-typedef struct { const char *dir; int n; char names[64][64]; } hook_ctx;
-
-static void hook(void *ud, const char *name, const float *data, size_t n) {
-    hook_ctx *h = ud;
-    char path[256];
-    snprintf(path, sizeof path, "%s/act/%s.npy", h->dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return;   /* this point has no golden file */
-    fclose(f);
-    CHECK_CLOSE_NPY(data, n, path, TOL);
-    for (int i = 0; i < h->n; i++) if (!strcmp(h->names[i], name)) return;
-    if (h->n < 64) snprintf(h->names[h->n++], 64, "%s", name);
-}
-
-static int count_act_files(const char *dir) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "ls %s/act/*.npy 2>/dev/null | wc -l", dir);
-    FILE *p = popen(cmd, "r");
-    int n = 0;
-    if (p) { if (fscanf(p, "%d", &n) != 1) n = 0; pclose(p); }
-    return n;
-}
-
 static void tiny_rn(void) {
     clip_error e = {0};
     clip_model *m = clip_model_load(G "tiny-rn/model.safetensors", NULL, &e);
@@ -42,12 +19,12 @@ static void tiny_rn(void) {
     CHECK(c->vision_kind == CLIP_VISION_RESNET && c->image_size == 64 && c->vision_width == 16 && c->vision_heads == 8 &&
           c->rn_layers[0] == 1 && c->rn_layers[1] == 1 && c->rn_layers[2] == 1 && c->rn_layers[3] == 1 && c->embed_dim == 32,
           "tiny-rn vision config");
-    hook_ctx h = {.dir = G "tiny-rn"};
-    m->hook = hook; m->hook_ud = &h;
+    tu_act_ctx h = {.dir = G "tiny-rn"};
+    m->hook = tu_act_hook; m->hook_ud = &h;
     npy_array px = tu_load_npy(G "images/pixels_64.npy"), tok = tu_load_npy(G "tokens.npy");
     float img[4 * 32], txt[6 * 32], again[4 * 32];
     CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
-    CHECK(h.n == count_act_files(G "tiny-rn"), "compared %d activations", h.n);
+    CHECK(h.n == tu_count_act_files(G "tiny-rn"), "compared %d activations", h.n);
     m->hook = NULL;
     CHECK(clip_encode_text(m, tok.data, 6, txt, &e) == 0, "%s", e.msg);
     CHECK_CLOSE_NPY(img, 4 * 32, G "tiny-rn/image_features.npy", TOL);
@@ -71,13 +48,13 @@ static void tiny_rn_pert(void) {
     const clip_config *c = clip_model_get_config(m);
     CHECK(c->vision_kind == CLIP_VISION_RESNET && c->vision_width == 8 && c->vision_heads == 4 && c->image_size == 64 &&
           c->embed_dim == 32 && c->text_width == 0, "tiny-rn-pert config (heads %d)", c->vision_heads);
-    hook_ctx h = {.dir = G "tiny-rn-pert"};
-    m->hook = hook; m->hook_ud = &h;
+    tu_act_ctx h = {.dir = G "tiny-rn-pert"};
+    m->hook = tu_act_hook; m->hook_ud = &h;
     npy_array px = tu_load_npy(G "images/pixels_64.npy");
     float img[4 * 32];
     CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
     CHECK_CLOSE_NPY(img, 4 * 32, G "tiny-rn-pert/image_features.npy", TOL);
-    CHECK(h.n == count_act_files(G "tiny-rn-pert"), "compared %d activations of %d", h.n, count_act_files(G "tiny-rn-pert"));
+    CHECK(h.n == tu_count_act_files(G "tiny-rn-pert"), "compared %d activations of %d", h.n, tu_count_act_files(G "tiny-rn-pert"));
     /* without the hook the blocks' tails run fused (BN + add + ReLU in one pass) */
     m->hook = NULL;
     CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);

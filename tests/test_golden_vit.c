@@ -7,29 +7,6 @@
 #define TOL 1e-5
 #define G "tests/data/golden/"
 
-typedef struct { const char *dir; int seen[64]; const char *names[64]; int n; } hook_ctx;
-
-static void hook(void *ud, const char *name, const float *data, size_t n) {
-    hook_ctx *h = ud;
-    char path[256];
-    snprintf(path, sizeof path, "%s/act/%s.npy", h->dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return;   /* this point has no golden file */
-    fclose(f);
-    CHECK_CLOSE_NPY(data, n, path, TOL);
-    for (int i = 0; i < h->n; i++) if (!strcmp(h->names[i], name)) { h->seen[i]++; return; }
-    if (h->n < 64) { h->names[h->n] = strdup(name); h->seen[h->n++] = 1; }
-}
-
-static int count_act_files(const char *dir) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "ls %s/act/*.npy 2>/dev/null | wc -l", dir);
-    FILE *p = popen(cmd, "r");
-    int n = 0;
-    if (p) { if (fscanf(p, "%d", &n) != 1) n = 0; pclose(p); }
-    return n;
-}
-
 static void check_model(const char *path, const char *dir, int with_acts) {
     clip_error e = {0};
     clip_model *m = clip_model_load(path, NULL, &e);
@@ -40,8 +17,8 @@ static void check_model(const char *path, const char *dir, int with_acts) {
           "%s: vision config", path);
     CHECK(c->text_width == 64 && c->text_layers == 2 && c->text_heads == 4 && c->embed_dim == 32 && c->context_length == 77 &&
           c->vocab_size == 49408, "%s: text config", path);
-    hook_ctx h = {.dir = dir};
-    if (with_acts) { m->hook = hook; m->hook_ud = &h; m->text_full_ctx = 1; }
+    tu_act_ctx h = {.dir = dir};
+    if (with_acts) { m->hook = tu_act_hook; m->hook_ud = &h; m->text_full_ctx = 1; }
     npy_array px = tu_load_npy(G "images/pixels_32.npy"), tok = tu_load_npy(G "tokens.npy");
     float img[4 * 32], txt[6 * 32], txt_short[6 * 32];
     CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
@@ -49,7 +26,7 @@ static void check_model(const char *path, const char *dir, int with_acts) {
     CHECK_CLOSE_NPY(img, 4 * 32, G "tiny-vit/image_features.npy", TOL);
     CHECK_CLOSE_NPY(txt, 6 * 32, G "tiny-vit/text_features.npy", TOL);
     if (with_acts) {
-        int files = count_act_files(dir);
+        int files = tu_count_act_files(dir);
         CHECK(h.n == files, "compared %d activations, %d golden files", h.n, files);
         m->hook = NULL; m->text_full_ctx = 0;
         /* stopping at the last end-of-text token changes nothing */
@@ -60,7 +37,6 @@ static void check_model(const char *path, const char *dir, int with_acts) {
     float logits[24];
     tu_logits(img, 4, txt, 6, 32, clip_model_logit_scale(m), logits);
     CHECK_CLOSE_NPY(logits, 24, G "tiny-vit/logits_per_image.npy", TOL);
-    for (int i = 0; i < h.n; i++) free((void *)h.names[i]);
     npy_free(&px); npy_free(&tok);
     clip_model_free(m);
 }
@@ -74,17 +50,16 @@ int main(void) {
     clip_model *m = clip_model_load(G "tiny-vit-pert/visual.safetensors", &o, &e);
     CHECK(m != NULL, "%s", e.msg);
     if (m) {
-        hook_ctx h = {.dir = G "tiny-vit-pert"};
-        m->hook = hook; m->hook_ud = &h;
+        tu_act_ctx h = {.dir = G "tiny-vit-pert"};
+        m->hook = tu_act_hook; m->hook_ud = &h;
         npy_array px = tu_load_npy(G "images/pixels_32.npy");
         float img[4 * 32];
         CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
         CHECK_CLOSE_NPY(img, 4 * 32, G "tiny-vit-pert/image_features.npy", TOL);
-        CHECK(h.n == count_act_files(G "tiny-vit-pert"), "compared %d activations", h.n);
+        CHECK(h.n == tu_count_act_files(G "tiny-vit-pert"), "compared %d activations", h.n);
         int32_t tok[77] = {49406, 49407};
         CHECK(clip_encode_text(m, tok, 1, img, &e) == CLIP_ERR_UNSUPPORTED, "image-only model has no text tower");
-        for (int i = 0; i < h.n; i++) free((void *)h.names[i]);
-        npy_free(&px);
+            npy_free(&px);
         clip_model_free(m);
     }
     TEST_END();

@@ -56,4 +56,30 @@ static inline npy_array tu_load_npy(const char *path) {
     CHECK(_g.count == (size_t)(n), "%s: %zu elements, expected %zu", path, _g.count, (size_t)(n)); \
     if (_g.count == (size_t)(n)) { double _r = tu_rel_err((buf), (const float *)_g.data, (n)); \
     CHECK(_r <= (tol), "%s: rel err %.3g > %.3g", path, _r, (double)(tol)); } npy_free(&_g); } while (0)
+/* Golden activations: set m->hook = tu_act_hook, m->hook_ud = &ctx; every named point of the
+ * forward pass that has DIR/act/NAME.npy is compared at 1e-5; ctx.n counts the distinct ones,
+ * to be checked against tu_count_act_files(DIR) so no golden file goes unused. */
+typedef struct { const char *dir; int n; char names[64][64]; } tu_act_ctx;
+
+static inline void tu_act_hook(void *ud, const char *name, const float *data, size_t n) {
+    tu_act_ctx *h = ud;
+    char path[256];
+    snprintf(path, sizeof path, "%s/act/%s.npy", h->dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return;   /* this point has no golden file */
+    fclose(f);
+    CHECK_CLOSE_NPY(data, n, path, 1e-5);
+    for (int i = 0; i < h->n; i++) if (!strcmp(h->names[i], name)) return;
+    if (h->n < 64) snprintf(h->names[h->n++], 64, "%s", name);
+}
+
+static inline int tu_count_act_files(const char *dir) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "ls %s/act/*.npy 2>/dev/null | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p) { if (fscanf(p, "%d", &n) != 1) n = 0; pclose(p); }
+    return n;
+}
+
 #endif
