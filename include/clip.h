@@ -130,7 +130,10 @@ typedef struct clip_train_opts {
     float grad_clip;         /* max global L2 norm of the gradient; 0: off */
     int lock_image, lock_text;   /* freeze a tower (its gradient is not even computed) */
     uint64_t seed;           /* shuffling and augmentation */
-    int augment;             /* random resized crop, scale 0.9-1.0 (open_clip's default) */
+    int augment;             /* random resized crop, scale crop_scale_min-1.0 (0.9: open_clip's default) */
+    float crop_scale_min;    /* the crop's smallest share of the image area (default 0.9) */
+    float color_jitter;      /* brightness/contrast/saturation factors in 1 ± this (default 0: off) */
+    int hflip;               /* random horizontal flips (default 0) */
     int workers;             /* data threads (decode + augment ahead of the compute) */
     int prefetch;            /* batches prepared ahead */
     long eval_every;         /* held-out loss every N steps (0: only at the end, if a set is given) */

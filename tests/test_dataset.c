@@ -105,7 +105,8 @@ static clip_dataset *open_ds(const char *name, int cache, clip_error *e) {
 
 static int load(const clip_dataset *ds, int i, clip_rng *r, float *px, int32_t *tok, clip_error *e) {
     const data_source *d = dataset_source(ds);
-    return d->load(d, i, r, r != NULL, px, tok, e);
+    static const data_augment aug = {0.9f, 0, 0};
+    return d->load(d, i, r, r ? &aug : NULL, px, tok, e);
 }
 
 static void expect_fail(const char *name, int cache, const char *want1, const char *want2) {
@@ -174,6 +175,42 @@ static void test_manifest(void) {
         differs = memcmp(px, want, sizeof px) != 0;
     }
     CHECK(differs, "augmentation never changed the image");
+
+    /* colour jitter and flips: jitter 0 + flip gives the image or its exact mirror; jitter keeps
+     * every value inside the normalised [0,1] range and changes the image */
+    {
+        enum { SS = 8 };
+        static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, sd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+        float img[3 * SS * SS], out[3 * SS * SS];
+        clip_rng rr;
+        rng_seed(&rr, 5);
+        for (int k = 0; k < 3 * SS * SS; k++) img[k] = (float)(rng_uniform(&rr) * 3.0 - 1.5);
+        int mirrored = 0, same = 0;
+        for (int t = 0; t < 16; t++) {
+            memcpy(out, img, sizeof img);
+            data_sample_rng(&rr, 1, 0, t);
+            data_color_flip(out, SS, &rr, &(data_augment){0.9f, 0, 1});
+            int is_same = !memcmp(out, img, sizeof img), is_mirror = 1;
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < SS; y++)
+                    for (int x = 0; x < SS; x++)
+                        is_mirror &= out[(c * SS + y) * SS + x] == img[(c * SS + y) * SS + SS - 1 - x];
+            CHECK(is_same || is_mirror, "flip %d is neither the image nor its mirror", t);
+            same += is_same; mirrored += is_mirror;
+        }
+        CHECK(same > 0 && mirrored > 0, "16 draws gave %d unflipped, %d flipped", same, mirrored);
+        memcpy(out, img, sizeof img);
+        data_sample_rng(&rr, 1, 0, 99);
+        data_color_flip(out, SS, &rr, &(data_augment){0.9f, 0.4f, 0});
+        int changed = 0, inside = 1;
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < SS * SS; k++) {
+                float v = out[c * SS * SS + k], v01 = v * sd[c] + mean[c];
+                inside &= v01 >= -1e-5f && v01 <= 1 + 1e-5f;
+                changed |= v != img[c * SS * SS + k];
+            }
+        CHECK(inside && changed, "jitter: inside [0,1] %d, changed %d", inside, changed);
+    }
 
     /* cached images give the same bytes, with and without augmentation */
     clip_dataset *dc = open_ds("m.tsv", 1, &e);

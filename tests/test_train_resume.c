@@ -90,7 +90,8 @@ int main(void) {
         free(order);
     }
     /* one data thread or three: the same bytes */
-    data_loader *l1 = loader_new(d, 6, 9, 1, 1, 2, 0, 0, &e), *l3 = loader_new(d, 6, 9, 1, 3, 4, 0, 0, &e);
+    const data_augment aug = {0.5f, 0.4f, 1};   /* every augmentation on */
+    data_loader *l1 = loader_new(d, 6, 9, &aug, 1, 2, 0, 0, &e), *l3 = loader_new(d, 6, 9, &aug, 3, 4, 0, 0, &e);
     for (int k = 0; k < 7 && l1 && l3; k++) {
         const float *p1, *p3; const int32_t *t1, *t3; int e1, b1, e3, b3;
         CHECK(loader_next(l1, &p1, &t1, &e1, &b1, &e) == 0 && loader_next(l3, &p3, &t3, &e3, &b3, &e) == 0, "%s", e.msg);

@@ -153,15 +153,34 @@ class Data:
         self.group = [groups.setdefault(r[2], len(groups)) for r in rows] if len(rows[0]) > 2 else None
         self.n = len(rows)
 
-    def pixels(self, i, size, rng=None):
+    def pixels(self, i, size, rng=None, aug=None):
         im = self.images[self.img_of[i]]
         if rng is not None:
-            x, y, w, h = crop_box(im.width, im.height, rng)
+            x, y, w, h = crop_box(im.width, im.height, rng, scale=(aug.crop_scale, 1.0))
             im = im.crop((x, y, x + w, y + h)).resize((size, size), Image.BICUBIC)
         elif im.size != (size, size):
             raise SystemExit("images must be %d px (the emoji set is)" % size)
-        a = (np.asarray(im, dtype=np.float32) / 255.0 - MEAN) / STD
+        a = np.asarray(im, dtype=np.float32) / 255.0
+        if rng is not None:
+            a = color_flip(a, rng, aug.color_jitter, aug.hflip)
+        a = (a - MEAN) / STD
         return torch.from_numpy(a.transpose(2, 0, 1).copy())
+
+
+def color_flip(a, rng, s, hflip):
+    """torchvision's adjust_brightness, adjust_contrast, adjust_saturation (in that order, each
+    clamped to [0,1]; factors in 1 +- s), then a horizontal flip with probability 1/2 (as clip.c)."""
+    if s > 0:
+        fb, fc, fs = (rng.uniform(1 - s, 1 + s) for _ in range(3))
+        grey = lambda x: x[..., 0:1] * 0.299 + x[..., 1:2] * 0.587 + x[..., 2:3] * 0.114
+        a = np.clip(a * fb, 0, 1)
+        m = grey(a).mean()
+        a = np.clip((a - m) * fc + m, 0, 1)
+        y = grey(a)
+        a = np.clip((a - y) * fs + y, 0, 1)
+    if hflip and rng.random() < 0.5:
+        a = a[:, ::-1, :]
+    return a
 
 
 def crop_box(w, h, rng, scale=(0.9, 1.0), ratio=(3 / 4, 4 / 3)):
@@ -228,6 +247,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=30)
     ap.add_argument("--log", default=None)
+    ap.add_argument("--crop-scale", type=float, default=0.9)
+    ap.add_argument("--color-jitter", type=float, default=0.0)
+    ap.add_argument("--hflip", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "2")))
     torch.manual_seed(a.seed)
@@ -270,7 +292,7 @@ def main():
         idx = plan[pos]
         pos += 1
         rng = random.Random(a.seed * 1000003 + step)
-        img = torch.stack([train.pixels(i, S, rng) for i in idx])
+        img = torch.stack([train.pixels(i, S, rng, a) for i in idx])
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.zero_grad(set_to_none=True)

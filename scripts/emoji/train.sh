@@ -15,6 +15,7 @@ cd "$(dirname "$0")/../.."
 DATA=datasets/emoji OUT=data/models/default.safetensors WORK=build/emoji RESUME=0
 # the recipe (docs/emoji.md)
 STEPS=${STEPS:-900} BATCH=${BATCH:-128} LR=${LR:-1e-3} WARMUP=${WARMUP:-50} WD=${WD:-0.1} SEED=${SEED:-0}
+CROP=${CROP:-0.9} JITTER=${JITTER:-0} HFLIP=${HFLIP:-0}
 ARCH=(--image-size 32 --patch-size 4 --vision-width 192 --vision-layers 4 --vision-heads 3
       --text-width 128 --text-layers 4 --text-heads 2 --embed-dim 128 --context 77)
 usage() { sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -43,6 +44,7 @@ mv "$WORK/train_captions.tsv.tmp" "$WORK/train_captions.tsv"
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 COMMON=(--data "$WORK/train_captions.tsv" --val-data "$DATA/val.tsv" --cache-images
         --steps "$STEPS" --batch-size "$BATCH" --lr "$LR" --warmup "$WARMUP" --wd "$WD" --seed "$SEED"
+        --crop-scale "$CROP" --color-jitter "$JITTER" $([ "$HFLIP" = 1 ] && echo --hflip)
         --workers 2 --eval-every 30 --checkpoint-every 30 --checkpoint "$WORK/run.ckpt"
         --log "$WORK/train.jsonl" --print-every 10 -o "$WORK/model_f32.safetensors")
 start=$(date +%s)

@@ -16,6 +16,7 @@ void clip_train_opts_defaults(clip_train_opts *o) {
     o->weight_decay = 0.2f;
     o->seed = 0;
     o->augment = 1;
+    o->crop_scale_min = 0.9f;
     o->workers = 1;
     o->prefetch = 2;
 }

@@ -16,6 +16,8 @@
 
 /* ---- augmentation */
 
+static const float MEAN[3] = {0.48145466f, 0.4578275f, 0.40821073f}, STD[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
 static uint64_t mix(uint64_t x) {
     x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull; x ^= x >> 33;
     return x;
@@ -70,6 +72,41 @@ void data_random_resized_crop(float *img, int S, clip_rng *r, float lo, float hi
     free(src);
 }
 
+static float clamp01(float x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
+
+/* torchvision's adjust_brightness / adjust_contrast / adjust_saturation on [0,1] pixels (each
+ * clamps; contrast blends with the mean grey of the image, saturation with each pixel's grey). */
+void data_color_flip(float *img, int S, clip_rng *r, const data_augment *aug) {
+    size_t plane = (size_t)S * S;
+    if (aug->jitter > 0) {
+        float s = aug->jitter;
+        float fb = 1 - s + 2 * s * (float)rng_uniform(r), fc = 1 - s + 2 * s * (float)rng_uniform(r);
+        float fs = 1 - s + 2 * s * (float)rng_uniform(r);
+        float *R = img, *G = img + plane, *B = img + 2 * plane;
+        double grey_sum = 0;
+        for (size_t k = 0; k < plane; k++) {
+            R[k] = clamp01((R[k] * STD[0] + MEAN[0]) * fb);
+            G[k] = clamp01((G[k] * STD[1] + MEAN[1]) * fb);
+            B[k] = clamp01((B[k] * STD[2] + MEAN[2]) * fb);
+            grey_sum += 0.299f * R[k] + 0.587f * G[k] + 0.114f * B[k];
+        }
+        float m = (float)(grey_sum / (double)plane);
+        for (size_t k = 0; k < plane; k++) {
+            float r0 = clamp01((R[k] - m) * fc + m), g0 = clamp01((G[k] - m) * fc + m), b0 = clamp01((B[k] - m) * fc + m);
+            float y = 0.299f * r0 + 0.587f * g0 + 0.114f * b0;
+            R[k] = (clamp01((r0 - y) * fs + y) - MEAN[0]) / STD[0];
+            G[k] = (clamp01((g0 - y) * fs + y) - MEAN[1]) / STD[1];
+            B[k] = (clamp01((b0 - y) * fs + y) - MEAN[2]) / STD[2];
+        }
+    }
+    if (aug->hflip && rng_uniform(r) < 0.5)
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < S; y++) {
+                float *row = img + c * plane + (size_t)y * S;
+                for (int a = 0, b = S - 1; a < b; a++, b--) { float t = row[a]; row[a] = row[b]; row[b] = t; }
+            }
+}
+
 /* ---- the epoch plan */
 
 int data_epoch_plan(const data_source *d, uint64_t seed, int epoch, int B, int **order_out, int *nbatches, clip_error *err) {
@@ -116,9 +153,7 @@ int data_epoch_plan(const data_source *d, uint64_t seed, int epoch, int B, int *
 
 typedef struct { npy_array px, tok; int u8; } npy_src;
 
-static const float MEAN[3] = {0.48145466f, 0.4578275f, 0.40821073f}, STD[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-
-static int npy_load_sample(const data_source *d, int i, clip_rng *r, int augment, float *pixels, int32_t *tokens, clip_error *err) {
+static int npy_load_sample(const data_source *d, int i, clip_rng *r, const data_augment *aug, float *pixels, int32_t *tokens, clip_error *err) {
     const npy_src *s = d->ctx_data;
     size_t S = d->S, plane = S * S;
     if (s->u8) {
@@ -128,7 +163,10 @@ static int npy_load_sample(const data_source *d, int i, clip_rng *r, int augment
     } else {
         memcpy(pixels, (const float *)s->px.data + (size_t)i * 3 * plane, 3 * plane * sizeof(float));
     }
-    if (augment) data_random_resized_crop(pixels, d->S, r, 0.9f, 1.0f);
+    if (aug && r) {
+        data_random_resized_crop(pixels, d->S, r, aug->scale_lo, 1.0f);
+        data_color_flip(pixels, d->S, r, aug);
+    }
     memcpy(tokens, (const int32_t *)s->tok.data + (size_t)i * d->ctx, d->ctx * sizeof(int32_t));
     (void)err;
     return 0;
@@ -205,7 +243,8 @@ typedef struct slot {
 
 struct data_loader {
     const data_source *d;
-    int B, augment, depth, nworkers;   /* B: pairs delivered per batch (this process's slice) */
+    int B, augment, depth, nworkers;
+    data_augment aug;   /* B: pairs delivered per batch (this process's slice) */
     int Bg, off;                       /* the whole batch, and where the slice starts in it */
     uint64_t seed;
     float *px;               /* [depth,B,3,S,S] */
@@ -263,7 +302,7 @@ static void *worker(void *arg) {
         clip_rng r;
         data_sample_rng(&r, l->seed, epoch, pos);
         clip_error e = {0};
-        int rc = d->load(d, i, &r, l->augment, l->px + ((size_t)si * l->B + k) * px, l->tok + ((size_t)si * l->B + k) * d->ctx, &e);
+        int rc = d->load(d, i, &r, l->augment ? &l->aug : NULL, l->px + ((size_t)si * l->B + k) * px, l->tok + ((size_t)si * l->B + k) * d->ctx, &e);
         pthread_mutex_lock(&l->mu);
         if (rc && !l->failed) { l->failed = 1; l->err = e; }
         s->done++;
@@ -273,19 +312,21 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-data_loader *loader_new(const data_source *d, int B, uint64_t seed, int augment, int workers, int depth, int epoch, int batch,
+data_loader *loader_new(const data_source *d, int B, uint64_t seed, const data_augment *aug, int workers, int depth, int epoch, int batch,
                         clip_error *err) {
-    return loader_new_part(d, B, 0, B, seed, augment, workers, depth, epoch, batch, err);
+    return loader_new_part(d, B, 0, B, seed, aug, workers, depth, epoch, batch, err);
 }
 
-data_loader *loader_new_part(const data_source *d, int Bg, int off, int B, uint64_t seed, int augment, int workers, int depth,
+data_loader *loader_new_part(const data_source *d, int Bg, int off, int B, uint64_t seed, const data_augment *aug, int workers, int depth,
                              int epoch, int batch, clip_error *err) {
     if (off < 0 || B < 1 || off + B > Bg) { clip_fail(err, CLIP_ERR_INVALID, "bad batch slice"); return NULL; }
     data_loader *l = calloc(1, sizeof *l);
     if (!l) { clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); return NULL; }
     if (workers < 1) workers = 1;
     if (depth < 1) depth = 1;
-    l->d = d; l->B = B; l->Bg = Bg; l->off = off; l->seed = seed; l->augment = augment; l->depth = depth;
+    l->d = d; l->B = B; l->Bg = Bg; l->off = off; l->seed = seed; l->augment = aug != NULL;
+    if (aug) l->aug = *aug;
+    l->depth = depth;
     size_t px = 3 * (size_t)d->S * d->S;
     l->px = malloc((size_t)depth * B * px * sizeof(float));
     l->tok = malloc((size_t)depth * B * d->ctx * sizeof(int32_t));

@@ -136,18 +136,19 @@ static int decode(const file_src *s, int k, clip_image *img, clip_error *err) {
     return rc;
 }
 
-static int file_load(const data_source *d, int i, clip_rng *r, int augment, float *pixels, int32_t *tokens, clip_error *err) {
+static int file_load(const data_source *d, int i, clip_rng *r, const data_augment *aug, float *pixels, int32_t *tokens, clip_error *err) {
     const file_src *s = d->ctx_data;
     int k = s->img_of[i], rc;
     clip_image own = {0};
     const clip_image *img = s->cache ? &s->cache[k] : &own;
     if (!s->cache && (rc = decode(s, k, &own, err))) return rc;
-    if (augment && r) {
-        /* open_clip's RandomResizedCrop(scale 0.9-1.0, ratio 3/4-4/3, bicubic) on the decoded image */
+    if (aug && r) {
+        /* open_clip's RandomResizedCrop(scale lo-1.0, ratio 3/4-4/3, bicubic) on the decoded image */
         uint64_t st = rng_u64(r) | 1;
         int box[4];
-        clip_random_resized_crop_box(img->w, img->h, 0.9, 1.0, 3.0 / 4.0, 4.0 / 3.0, &st, box);
+        clip_random_resized_crop_box(img->w, img->h, aug->scale_lo, 1.0, 3.0 / 4.0, 4.0 / 3.0, &st, box);
         rc = clip_image_resized_crop(img, box[0], box[1], box[2], box[3], d->S, NULL, pixels, err);
+        if (!rc) data_color_flip(pixels, d->S, r, aug);
     } else {
         rc = clip_image_preprocess(img, d->S, NULL, pixels, err);
     }

@@ -30,7 +30,7 @@ static int eval_loss(trainer *t, const data_source *v, float *out, clip_error *e
     double sum = 0;
     int nb = v->n / B, rc = 0;
     for (int b = 0; b < nb && !rc; b++) {
-        for (int k = 0; k < B && !rc; k++) rc = v->load(v, b * B + k, NULL, 0, p + k * px, tk + (size_t)k * v->ctx, err);
+        for (int k = 0; k < B && !rc; k++) rc = v->load(v, b * B + k, NULL, NULL, p + k * px, tk + (size_t)k * v->ctx, err);
         float l = 0;
         if (!rc) rc = trainer_eval(t, p, tk, B, &l, err);
         sum += l;
@@ -80,7 +80,8 @@ int clip_train(clip_model *m, const clip_train_opts *o, const clip_dataset *trai
     }
     data_loader *l = NULL;
     if (t.step < o->steps) {
-        l = loader_new_part(d, o->batch_size, t.rank * t.lb, t.lb, seed, o->augment, o->workers, o->prefetch, epoch, batch, err);
+        data_augment aug = {o->crop_scale_min, o->color_jitter, o->hflip};
+        l = loader_new_part(d, o->batch_size, t.rank * t.lb, t.lb, seed, o->augment ? &aug : NULL, o->workers, o->prefetch, epoch, batch, err);
         if (!l) { trainer_free(&t); return err ? err->status : CLIP_ERR_NOMEM; }
     }
     long end = o->stop_after > 0 && o->stop_after < o->steps ? o->stop_after : o->steps;

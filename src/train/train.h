@@ -61,12 +61,17 @@ int trainer_save(const trainer *t, const char *path, const char *extra_json, cli
 int trainer_load(trainer *t, const char *path, char **state_json, clip_error *err);
 
 /* ---- data (train/data.c) */
+/* Training augmentation: a random resized crop (scale scale_lo..1, ratio 3/4..4/3), then colour
+ * jitter (brightness, contrast and saturation factors drawn in 1 ± jitter, applied in that order
+ * with torchvision's formulas) and, when hflip, a horizontal flip with probability 1/2. */
+typedef struct data_augment { float scale_lo, jitter; int hflip; } data_augment;
+
 /* One sample's preparation: pixels [3,S,S] and tokens [ctx] for index i, augmentation drawn
  * from r (a per-sample counter-based stream, so any thread order gives the same result). */
 typedef struct data_source {
     int n, S, ctx;
     int32_t *group;          /* [n] or NULL */
-    int (*load)(const struct data_source *d, int i, clip_rng *r, int augment, float *pixels, int32_t *tokens, clip_error *err);
+    int (*load)(const struct data_source *d, int i, clip_rng *r, const data_augment *aug, float *pixels, int32_t *tokens, clip_error *err);
     void (*free)(struct data_source *d);
     void *ctx_data;
 } data_source;
@@ -78,18 +83,20 @@ int data_epoch_plan(const data_source *d, uint64_t seed, int epoch, int B, int *
 void data_sample_rng(clip_rng *r, uint64_t seed, int epoch, long pos);
 /* Random resized crop of a float [3,S,S] image (scale lo..hi, ratio 3/4..4/3), bilinear, in place. */
 void data_random_resized_crop(float *img, int S, clip_rng *r, float lo, float hi);
+/* The colour jitter and flip of *aug on a normalised float [3,S,S] image, in place. */
+void data_color_flip(float *img, int S, clip_rng *r, const data_augment *aug);
 
 struct clip_dataset { data_source src; };
 const data_source *dataset_source(const clip_dataset *d);
 
 /* Prefetching loader: worker threads fill batches ahead of the compute. */
 typedef struct data_loader data_loader;
-data_loader *loader_new(const data_source *d, int B, uint64_t seed, int augment, int workers, int depth, int epoch,
+data_loader *loader_new(const data_source *d, int B, uint64_t seed, const data_augment *aug, int workers, int depth, int epoch,
                         int batch, clip_error *err);
 /* The same, delivering only pairs [part_off, part_off + part_len) of every batch of B (one
  * process's slice in data-parallel training); the samples and their augmentation are exactly
  * those the whole-batch loader gives at those positions. */
-data_loader *loader_new_part(const data_source *d, int B, int part_off, int part_len, uint64_t seed, int augment, int workers,
+data_loader *loader_new_part(const data_source *d, int B, int part_off, int part_len, uint64_t seed, const data_augment *aug, int workers,
                              int depth, int epoch, int batch, clip_error *err);
 /* Blocks until the next batch is ready; pixels [B,3,S,S], tokens [B,ctx] stay valid until the
  * next call. Fills the batch's (epoch, index). */

@@ -25,7 +25,10 @@ static void help(void) {
            "  --groups G.npy       int32 [N]: at most one pair per group in a batch\n"
            "  --data PATH          manifest TSV (image, caption[, group]) or a folder of tar shards\n"
            "  --val-pixels, --val-tokens, --val-data   held-out set for the evaluation loss\n"
-           "  --no-augment         no random resized crop (default: scale 0.9-1.0)\n"
+           "  --no-augment         no augmentation (default: random resized crop, scale 0.9-1.0)\n"
+           "  --crop-scale S       the random crop's smallest share of the image area (default 0.9)\n"
+           "  --color-jitter F     brightness, contrast and saturation factors in 1 +- F (default 0)\n"
+           "  --hflip              random horizontal flips\n"
            "  --cache-images       (--data) decode every image once and keep it in memory (small sets)\n"
            "  --background RRGGBB  (--data) composite transparent images onto this colour (default: drop alpha, as PIL)\n"
            "  --workers N (2)      data threads;  --prefetch N (2) batches ahead\n"
@@ -114,7 +117,13 @@ int cmd_train(int argc, char **argv) {
         INT("--checkpoint-every", 0, o.ckpt_every) INT("--eval-every", 0, o.eval_every) INT("--print-every", 0, print_every)
         INT("--stop-after", 0, o.stop_after) INT("--threads", 1, threads)
         FLT("--lr", o.lr) FLT("--wd", o.weight_decay) FLT("--beta1", o.beta1) FLT("--beta2", o.beta2) FLT("--eps", o.eps)
-        FLT("--grad-clip", o.grad_clip)
+        FLT("--grad-clip", o.grad_clip) FLT("--color-jitter", o.color_jitter)
+        if (!strcmp(a, "--crop-scale") && more) {
+            if (parse_float(argv[++i], &fv) || !(fv > 0 && fv <= 1)) return cli_usage("train", USAGE, "--crop-scale needs a number in (0, 1]");
+            o.crop_scale_min = fv;
+            continue;
+        }
+        if (!strcmp(a, "--hflip")) { o.hflip = 1; continue; }
         if (!strcmp(a, "--lock-image")) { o.lock_image = 1; continue; }
         if (!strcmp(a, "--lock-text")) { o.lock_text = 1; continue; }
         if (!strcmp(a, "--no-augment")) { o.augment = 0; continue; }
