@@ -95,10 +95,11 @@ int model_unpack(clip_model *m, clip_error *err);
 int model_pack_bf16(clip_model *m, clip_error *err);
 /* Packed model files (model/native.c): the matrices model_pack handles (count), which of them are
  * packed as a string of '0'/'1' (mask: count + 1 chars), and binding a block that already holds
- * them so (checks each packed one's width is a multiple of panel_width and its alignment). */
+ * them so (checks each packed one's width is a multiple of panel_width and that it lies 64-byte
+ * aligned from origin, the start of the page-aligned mapping). */
 int model_pack_count(clip_model *m);
 int model_packed_mask(const clip_model *m, char *mask);
-int model_bind_packed(clip_model *m, const char *mask, int panel_width, clip_error *err);
+int model_bind_packed(clip_model *m, const char *mask, int panel_width, const void *origin, clip_error *err);
 /* 1 if f is a packed model file (its "format" metadata); native_load maps it as a model. */
 int native_is_packed(const struct st_file *f);
 /* Validates a packed file parsed from the buffer base (its whole image: metadata, config, sizes,

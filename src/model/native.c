@@ -147,7 +147,7 @@ static clip_model *from_buffer(const st_file *f, const uint8_t *base, const char
     }
     m->params = (float *)t->data;
     params_bind(&m->cfg, &m->table, m->params, &m->p);
-    if (model_bind_packed(m, mask, GEMM_NR, err)) {
+    if (model_bind_packed(m, mask, GEMM_NR, base, err)) {
         char msg[sizeof err->msg];
         if (err) { snprintf(msg, sizeof msg, "%.180s: packed model: %.300s", name, err->msg); snprintf(err->msg, sizeof err->msg, "%s", msg); }
         clip_model_free(m);
@@ -211,12 +211,12 @@ clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error
 int native_save(clip_model *m, const char *path, clip_error *err) {
     if (m->precision == CLIP_PRECISION_BF16)
         return clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: a model loaded with bf16 weights cannot be written packed; load it in fp32", path);
-    int was_plain = !m->packed, n = model_pack_count(m), rc;
-    if (was_plain && (rc = model_pack(m, err))) return rc;
-    if (n && !m->packed) {
+    if (!gemm_avx512_available())
         return clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: the packed layout is the AVX-512 kernel's and this CPU has no AVX-512: "
                          "a packed file cannot be made here", path);
-    }
+    /* matrices the kernel cannot take (a width not a multiple of the panel) stay plain, marked '0' */
+    int was_plain = !m->packed, n = model_pack_count(m), rc;
+    if (was_plain && (rc = model_pack(m, err))) return rc;
     char *mask = malloc((size_t)n + 1), *cfg = config_to_json(&m->cfg), *oai = model_config_json(&m->cfg);
     char nr[16], total[32];
     snprintf(nr, sizeof nr, "%d", GEMM_NR);

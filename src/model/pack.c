@@ -159,7 +159,7 @@ int model_packed_mask(const clip_model *m, char *mask) {
     return n;
 }
 
-int model_bind_packed(clip_model *m, const char *mask, int panel_width, clip_error *err) {
+int model_bind_packed(clip_model *m, const char *mask, int panel_width, const void *origin, clip_error *err) {
     int n = list_mats(m, NULL);
     if ((int)strlen(mask) != n) return clip_fail(err, CLIP_ERR_FORMAT, "the packed-matrix list has %d entries; the architecture has %d matrices", (int)strlen(mask), n);
     if (!n) return 0;
@@ -173,7 +173,7 @@ int model_bind_packed(clip_model *m, const char *mask, int panel_width, clip_err
     for (int i = 0; i < n && !rc; i++) {
         memset(m->pk + i, 0, sizeof m->pk[i]);
         if (mask[i] == '0') continue;
-        if (mask[i] != '1' || mats[i].N % panel_width || ((uintptr_t)mats[i].w & 63))
+        if (mask[i] != '1' || mats[i].N % panel_width || ((uintptr_t)((const char *)mats[i].w - (const char *)origin) & 63))
             rc = clip_fail(err, CLIP_ERR_FORMAT, "matrix %d (%d x %d) cannot be in the packed layout", i, mats[i].K, mats[i].N);
         else {
             m->pk[i] = (matmul_packed_b){.K = mats[i].K, .N = mats[i].N, .layout = 0, .owned = 0, .data = mats[i].w,
