@@ -186,8 +186,9 @@ clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error
         clip_model_free(m);
         return NULL;
     }
-    /* the forward reads the weights in order, layer by layer: let the kernel read ahead */
-    madvise(map, len, MADV_SEQUENTIAL);
+    /* start reading a file that is not in the page cache yet, in the background (a no-op for
+     * one that is): the first encode then waits for less of it */
+    madvise(map, len, MADV_WILLNEED);
     if (opts) {
         if (opts->activation >= 0) m->cfg.activation = opts->activation;
         if (opts->text_heads > 0) m->cfg.text_heads = opts->text_heads;
