@@ -140,9 +140,9 @@ static void vit(void) {
     clip_model_free(a);
 
     /* plain dtypes: f32 bitwise; f16 and bf16 within their rounding (2^-11, 2^-8 relative per
-     * weight; through two layers the features move by a few times that) */
+     * weight; measured 3e-4..7e-4 and 4e-3..5e-3 on the features) */
     static const struct { const char *path; double tol; } PLAIN[] = {
-        {OUT "/f32.safetensors", 0}, {OUT "/f16.safetensors", 4e-3}, {OUT "/bf16.safetensors", 3e-2}};
+        {OUT "/f32.safetensors", 0}, {OUT "/f16.safetensors", 2e-3}, {OUT "/bf16.safetensors", 1.5e-2}};
     for (int i = 0; i < 3; i++) {
         clip_model *q = load(PLAIN[i].path, NULL);
         if (!q) continue;
