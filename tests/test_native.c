@@ -172,9 +172,7 @@ static void hostile(void) {
         spit(OUT "/bad.safetensors", d, cuts[i]);
         expect_fail(OUT "/bad.safetensors", CLIP_ERR_FORMAT, NULL, "truncated");
     }
-    /* one byte too many: the tensor no longer covers the data, still consistent for safetensors,
-     * but a packed file must be exactly what the writer made (trailing bytes are tolerated by
-     * st_parse; the block itself is validated) */
+    /* header fields edited in place (same length, so the offsets still hold) */
     corrupt(d, n, "\"panel_width\":\"32\"", "\"panel_width\":\"16\"", CLIP_ERR_UNSUPPORTED, "panel width");
     corrupt(d, n, "\"clip_packed_version\":\"1\"", "\"clip_packed_version\":\"9\"", CLIP_ERR_UNSUPPORTED, "version");
     corrupt(d, n, "\\\"vision_layers\\\":2", "\\\"vision_layers\\\":3", CLIP_ERR_FORMAT, "floats");
