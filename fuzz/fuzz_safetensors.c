@@ -1,8 +1,10 @@
 /* libFuzzer target: the safetensors header parser and validator, then reading every tensor
- * it accepted (which must stay inside the buffer). */
+ * it accepted (which must stay inside the buffer), and a packed model file's own header checks
+ * (model/native.c: metadata, config, sizes; seed corpus/fuzz_safetensors/packed_header). */
 #include <stdint.h>
 #include <stdlib.h>
 #include "io/safetensors.h"
+#include "model/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st_file f;
@@ -15,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (dst) { st_read_f32(t, dst, &e); free(dst); }
             (void)st_find(&f, t->name);
         }
+        if (native_is_packed(&f)) (void)native_check(&f, data, "fuzz", &e);
         st_close(&f);
     }
     return 0;

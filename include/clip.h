@@ -326,6 +326,25 @@ const float *clip_classifier_embeddings(const clip_classifier *c);
 /* image_features [n, dim] (raw or normalised) -> probs [n, n_classes]. */
 int clip_classify(const clip_classifier *c, const float *image_features, int n, float *probs, clip_error *err);
 
+/* ---- convert */
+/* Model files in other forms (docs/cli.md, `clip convert`; docs/performance.md, "Load").
+ * A plain checkpoint in another dtype: OpenAI key names, every tensor f32, f16 or bf16
+ * (rounded to nearest even; f16 refuses a value beyond its range). */
+enum { CLIP_DTYPE_F32 = 0, CLIP_DTYPE_F16 = 1, CLIP_DTYPE_BF16 = 2 };
+/* "f32" / "f16" / "bf16" (also "fp32", "fp16") -> CLIP_DTYPE_*, or -1. */
+int clip_dtype_from_name(const char *name);
+/* clip_model_save in dtype, atomically. */
+int clip_model_save_dtype(const clip_model *m, const char *path, int dtype, clip_error *err);
+/* The packed inference layout: the fp32 parameter block as it lies in memory after packing for
+ * the GEMM kernel, one 4096-aligned safetensors tensor plus metadata (format, config, the
+ * kernel's panel width). clip_model_load maps such a file instead of reading it: the load takes
+ * milliseconds, the page faults move to the first encode, and the pages are shared with the
+ * page cache (and other processes mapping the file). Needs AVX-512 to write and to load; a
+ * mapped model trains, saves and converts to bf16 like any other (copy-on-write).
+ * The model is fp32 (CLIP_ERR_UNSUPPORTED for a bf16-precision one); written atomically. */
+int clip_model_save_packed(clip_model *m, const char *path, clip_error *err);
+/* 1 if m's weights are mapped from a packed file. */
+int clip_model_is_mapped(const clip_model *m);
 
 #ifdef __cplusplus
 }

@@ -213,7 +213,52 @@ int st_read_f32(const st_tensor *t, float *dst, clip_error *err) {
     }
 }
 
+uint16_t st_float_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00);   /* NaN */
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);  /* rounds to 65520 or more: Inf */
+    if (ax < 0x38800000u) {                                   /* below 2^-14: a subnormal half */
+        if (ax < 0x33000000u) return (uint16_t)sign;          /* 2^-25 or less rounds to zero */
+        uint32_t m = (ax & 0x7fffff) | 0x800000, s = 126 - (ax >> 23);
+        uint32_t h = m >> s, rem = m & ((1u << s) - 1), half = 1u << (s - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = (ax - 0x38000000u) >> 13, rem = ax & 0x1fff;   /* rebias the exponent 127 -> 15 */
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+uint16_t st_float_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);   /* NaN stays NaN */
+    return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+/* Writes numel floats as dtype, converting through a small buffer. */
+static int write_data(FILE *f, const float *x, size_t numel, st_dtype dtype) {
+    if (dtype == ST_F32) return fwrite(x, 4, numel, f) == numel ? 0 : -1;
+    uint16_t buf[4096];
+    for (size_t i = 0; i < numel; i += 4096) {
+        size_t k = numel - i < 4096 ? numel - i : 4096;
+        for (size_t j = 0; j < k; j++) buf[j] = dtype == ST_F16 ? st_float_to_f16(x[i + j]) : st_float_to_bf16(x[i + j]);
+        if (fwrite(buf, 2, k, f) != k) return -1;
+    }
+    return 0;
+}
+
 int st_save(const char *path, const st_write_item *items, int n, const char *const *meta_kv, int n_meta, clip_error *err) {
+    return st_save_ex(path, items, n, meta_kv, n_meta, ST_F32, 8, err);
+}
+
+int st_save_ex(const char *path, const st_write_item *items, int n, const char *const *meta_kv, int n_meta,
+               st_dtype dtype, size_t align, clip_error *err) {
+    if (align < 8 || (align & (align - 1))) return clip_fail(err, CLIP_ERR_INVALID, "%s: alignment %zu is not a power of two >= 8", path, align);
+    if (dtype != ST_F32 && dtype != ST_F16 && dtype != ST_BF16)
+        return clip_fail(err, CLIP_ERR_INVALID, "%s: only F32, F16 and BF16 can be written", path);
     cJSON *root = cJSON_CreateObject();
     if (!root) return clip_fail(err, CLIP_ERR_NOMEM, "out of memory");
     if (n_meta > 0) {
@@ -226,18 +271,20 @@ int st_save(const char *path, const st_write_item *items, int n, const char *con
         cJSON *t = cJSON_AddObjectToObject(root, items[i].name);
         cJSON *sh = cJSON_CreateArray();
         for (int d = 0; d < items[i].ndim; d++) { numel *= (size_t)items[i].shape[d]; cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)items[i].shape[d])); }
-        cJSON_AddStringToObject(t, "dtype", "F32");
+        size_t es = st_dtype_size(dtype);
+        cJSON_AddStringToObject(t, "dtype", st_dtype_name(dtype));
         cJSON_AddItemToObject(t, "shape", sh);
         cJSON *o = cJSON_CreateArray();
         cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
-        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + numel * 4)));
+        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + numel * es)));
         cJSON_AddItemToObject(t, "data_offsets", o);
-        off += numel * 4;
+        off += numel * es;
     }
     char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!json) return clip_fail(err, CLIP_ERR_NOMEM, "out of memory");
-    size_t jl = strlen(json), padded = (jl + 7) & ~(size_t)7;   /* data starts 8-byte aligned */
+    /* the data starts at a multiple of align: 8 + header length is padded up with spaces */
+    size_t jl = strlen(json), padded = ((8 + jl + align - 1) & ~(align - 1)) - 8;
     atomic_file af;
     int rc = atomic_open(&af, path, err);
     if (rc) { free(json); return rc; }
@@ -250,7 +297,7 @@ int st_save(const char *path, const st_write_item *items, int n, const char *con
     for (int i = 0; i < n; i++) {
         size_t numel = 1;
         for (int d = 0; d < items[i].ndim; d++) numel *= (size_t)items[i].shape[d];
-        if (numel && fwrite(items[i].data, 4, numel, af.f) != numel) break;
+        if (numel && write_data(af.f, items[i].data, numel, dtype)) break;
     }
     return atomic_commit(&af, err);
 }

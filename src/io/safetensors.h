@@ -39,7 +39,7 @@ size_t st_dtype_size(st_dtype t);
 /* Converts a F32/F16/BF16 tensor to float32 into dst (numel floats). */
 int st_read_f32(const st_tensor *t, float *dst, clip_error *err);
 
-/* Writer: F32 tensors only (our checkpoints), plus string metadata. */
+/* Writer: float32 data, stored as F32, plus string metadata. */
 typedef struct st_write_item {
     const char *name;
     int ndim;
@@ -48,4 +48,13 @@ typedef struct st_write_item {
 } st_write_item;
 int st_save(const char *path, const st_write_item *items, int n, const char *const *meta_kv, int n_meta,
             clip_error *err);
+/* The same with every tensor stored as dtype (ST_F32, or ST_F16 / ST_BF16 rounded to nearest
+ * even) and the data starting at a multiple of align bytes from the file's start (a power of two
+ * >= 8; the JSON header is padded with spaces, as the format allows), so that a mapping of the
+ * file can be used in place (model/native.c uses 4096). */
+int st_save_ex(const char *path, const st_write_item *items, int n, const char *const *meta_kv, int n_meta,
+               st_dtype dtype, size_t align, clip_error *err);
+/* float -> IEEE half / bfloat16, rounded to nearest even (half: overflow gives infinity). */
+uint16_t st_float_to_f16(float f);
+uint16_t st_float_to_bf16(float f);
 #endif

@@ -43,7 +43,8 @@ clip_model *model_alloc(const clip_config *cfg, clip_error *err) {
 void clip_model_free(clip_model *m) {
     if (!m) return;
     params_table_free(&m->table);
-    free(m->params);
+    if (m->map_len) munmap(m->map, m->map_len);   /* a packed file (model/native.c) */
+    else if (!m->map) free(m->params);            /* (map without map_len: a buffer not ours) */
     for (int i = 0; m->pk && i < m->npk; i++) matmul_packed_b_free(m->pk + i); /* owned ones only */
     free(m->pk);
     free(m->ws);
@@ -201,6 +202,15 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
     }
     st_file f;
     if (st_open(file, &f, err)) { free(config_json); return NULL; }
+    if (native_is_packed(&f)) {   /* our inference layout: mapped, not read */
+        st_close(&f);
+        free(config_json);
+        if (opts && opts->precision != CLIP_PRECISION_FP32 && opts->precision != CLIP_PRECISION_BF16) {
+            clip_fail(err, CLIP_ERR_INVALID, "clip_load_opts.precision %d is not fp32 (0) or bf16 (1)", opts->precision);
+            return NULL;
+        }
+        return native_load(file, opts, err);
+    }
     clip_config cfg;
     int rc = config_from_checkpoint(&f, config_json, &cfg, err);
     free(config_json);
@@ -281,8 +291,9 @@ static char *config_meta(const clip_config *c) {
     return s;
 }
 
-int clip_model_save_with(const clip_model *m, const float *block, const char *path, const char *const *extra_meta, int n_extra,
-                         clip_error *err) {
+/* The checkpoint layout of block (laid out like m), with OpenAI key names, as dtype. */
+static int save_block(const clip_model *m, const float *block, const char *path, st_dtype dtype, const char *const *extra_meta,
+                      int n_extra, clip_error *err) {
     st_write_item *items = calloc(m->table.n, sizeof *items);
     char *cfg = config_meta(&m->cfg);
     const char **meta = calloc(2 * (n_extra + 2), sizeof(char *));
@@ -296,24 +307,61 @@ int clip_model_save_with(const clip_model *m, const float *block, const char *pa
     }
     meta[0] = "format"; meta[1] = "pt"; meta[2] = "config"; meta[3] = cfg;
     for (int i = 0; i < n_extra; i++) { meta[4 + 2 * i] = extra_meta[2 * i]; meta[5 + 2 * i] = extra_meta[2 * i + 1]; }
-    int rc = st_save(path, items, m->table.n, meta, 2 + n_extra, err);
+    int rc = st_save_ex(path, items, m->table.n, meta, 2 + n_extra, dtype, 8, err);
     free(items); free(cfg); free(meta);
     return rc;
 }
 
-int clip_model_save(const clip_model *m, const char *path, clip_error *err) {
+int clip_model_save_with(const clip_model *m, const float *block, const char *path, const char *const *extra_meta, int n_extra,
+                         clip_error *err) {
+    return save_block(m, block, path, ST_F32, extra_meta, n_extra, err);
+}
+
+int clip_dtype_from_name(const char *name) {
+    if (!name) return -1;
+    if (!strcmp(name, "f32") || !strcmp(name, "fp32")) return CLIP_DTYPE_F32;
+    if (!strcmp(name, "f16") || !strcmp(name, "fp16")) return CLIP_DTYPE_F16;
+    if (!strcmp(name, "bf16")) return CLIP_DTYPE_BF16;
+    return -1;
+}
+
+int clip_model_save_dtype(const clip_model *m, const char *path, int dtype, clip_error *err) {
+    if (dtype != CLIP_DTYPE_F32 && dtype != CLIP_DTYPE_F16 && dtype != CLIP_DTYPE_BF16)
+        return clip_fail(err, CLIP_ERR_INVALID, "%s: dtype %d is not f32 (0), f16 (1) or bf16 (2)", path, dtype);
     if (m->precision == CLIP_PRECISION_BF16)
         return clip_fail(err, CLIP_ERR_UNSUPPORTED,
                          "%s: a model loaded with bf16 weights cannot be saved (its fp32 weights are gone); load it "
                          "in fp32", path);
-    if (!m->packed) return clip_model_save_with(m, m->params, path, NULL, 0, err);
-    /* the file holds the checkpoint layout: unpack for the write, then pack again */
     clip_model *mm = (clip_model *)m;
-    int rc = model_unpack(mm, err);
-    if (!rc) rc = clip_model_save_with(m, m->params, path, NULL, 0, err);
-    int rc2 = model_pack(mm, rc ? NULL : err);
-    return rc ? rc : rc2;
+    int repack = m->packed, rc = 0;
+    /* the file holds the checkpoint layout: unpack for the write, then pack again */
+    if (repack && (rc = model_unpack(mm, err))) return rc;
+    if (dtype == CLIP_DTYPE_F16) {   /* a value past f16's range would be stored as Inf, which no loader takes */
+        for (int i = 0; i < m->table.n && !rc; i++) {
+            const param_entry *e = &m->table.e[i];
+            for (size_t j = 0; j < e->numel; j++)
+                if (fabsf(m->params[e->offset + j]) > 65504.0f) {
+                    rc = clip_fail(err, CLIP_ERR_INVALID, "%s: tensor '%s' holds %g, beyond f16's range (65504): use bf16 or f32",
+                                   path, e->name, (double)m->params[e->offset + j]);
+                    break;
+                }
+        }
+    }
+    st_dtype t = dtype == CLIP_DTYPE_F16 ? ST_F16 : dtype == CLIP_DTYPE_BF16 ? ST_BF16 : ST_F32;
+    if (!rc) rc = save_block(m, m->params, path, t, NULL, 0, err);
+    if (repack) {
+        int rc2 = model_pack(mm, rc ? NULL : err);
+        if (!rc) rc = rc2;
+    }
+    return rc;
 }
+
+int clip_model_save(const clip_model *m, const char *path, clip_error *err) {
+    return clip_model_save_dtype(m, path, CLIP_DTYPE_F32, err);
+}
+
+int clip_model_save_packed(clip_model *m, const char *path, clip_error *err) { return native_save(m, path, err); }
+int clip_model_is_mapped(const clip_model *m) { return m->map_len > 0; }
 
 void clip_set_threads(int n) {
     if (n > 0) omp_set_num_threads(n);

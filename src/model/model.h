@@ -9,6 +9,9 @@ struct clip_model {
     clip_config cfg;
     param_table table;
     float *params;            /* table.total floats */
+    void *map;                /* non-NULL: params lie in this private mapping of a packed file
+                                 (model/native.c), map_len bytes, unmapped by clip_model_free */
+    size_t map_len;
     clip_params p;
     /* inference workspace, grown on demand, reused across calls */
     float *ws;
@@ -90,6 +93,22 @@ int model_unpack(clip_model *m, clip_error *err);
  * values are dropped and their memory returned. CLIP_ERR_UNSUPPORTED without a bf16 kernel.
  * Afterwards model_unpack, saving and training refuse. */
 int model_pack_bf16(clip_model *m, clip_error *err);
+/* Packed model files (model/native.c): the matrices model_pack handles (count), which of them are
+ * packed as a string of '0'/'1' (mask: count + 1 chars), and binding a block that already holds
+ * them so (checks each packed one's width is a multiple of panel_width and that it lies 64-byte
+ * aligned from origin, the start of the page-aligned mapping). */
+int model_pack_count(clip_model *m);
+int model_packed_mask(const clip_model *m, char *mask);
+int model_bind_packed(clip_model *m, const char *mask, int panel_width, const void *origin, clip_error *err);
+/* 1 if f is a packed model file (its "format" metadata); native_load maps it as a model. */
+int native_is_packed(const struct st_file *f);
+/* Validates a packed file parsed from the buffer base (its whole image: metadata, config, sizes,
+ * offsets, the packed matrices' shapes and alignment) without reading the block. For the fuzzer. */
+int native_check(const struct st_file *f, const uint8_t *base, const char *name, clip_error *err);
+/* Maps a packed file as a model (clip_model_load calls it for such files). */
+clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error *err);
+/* Writes m (fp32) as a packed file, atomically; a plain model is packed for the write and back. */
+int native_save(clip_model *m, const char *path, clip_error *err);
 /* Allocates the table and block for cfg. */
 clip_model *model_alloc(const clip_config *cfg, clip_error *err);
 #endif

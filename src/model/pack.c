@@ -147,3 +147,41 @@ int clip_precision_from_name(const char *name) {
 }
 
 int clip_model_precision(const clip_model *m) { return m->precision; }
+
+/* ---- packed model files (model/native.c): which matrices are packed, and binding a block that
+ * already holds them packed (mapped from a file) without touching its pages. */
+int model_pack_count(clip_model *m) { return list_mats(m, NULL); }
+
+int model_packed_mask(const clip_model *m, char *mask) {
+    int n = list_mats((clip_model *)m, NULL);
+    for (int i = 0; i < n; i++) mask[i] = m->packed && m->pk && i < m->npk && m->pk[i].data && m->pk[i].layout == 0 ? '1' : '0';
+    mask[n] = 0;
+    return n;
+}
+
+int model_bind_packed(clip_model *m, const char *mask, int panel_width, const void *origin, clip_error *err) {
+    int n = list_mats(m, NULL);
+    if ((int)strlen(mask) != n) return clip_fail(err, CLIP_ERR_FORMAT, "the packed-matrix list has %d entries; the architecture has %d matrices", (int)strlen(mask), n);
+    if (!n) return 0;
+    mat *mats = malloc(n * sizeof *mats);
+    if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
+    if (!mats || !m->pk) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
+    m->npk = n;
+    list_mats(m, mats);
+    bind_views(m);
+    int any = 0, rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        memset(m->pk + i, 0, sizeof m->pk[i]);
+        if (mask[i] == '0') continue;
+        if (mask[i] != '1' || mats[i].N % panel_width || ((uintptr_t)((const char *)mats[i].w - (const char *)origin) & 63))
+            rc = clip_fail(err, CLIP_ERR_FORMAT, "matrix %d (%d x %d) cannot be in the packed layout", i, mats[i].K, mats[i].N);
+        else {
+            m->pk[i] = (matmul_packed_b){.K = mats[i].K, .N = mats[i].N, .layout = 0, .owned = 0, .data = mats[i].w,
+                                         .bytes = (size_t)mats[i].K * mats[i].N * sizeof(float)};
+            any = 1;
+        }
+    }
+    free(mats);
+    m->packed = rc ? 0 : any;
+    return rc;
+}

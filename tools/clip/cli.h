@@ -11,6 +11,7 @@
 int cmd_info(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_zeroshot(int argc, char **argv);

@@ -16,6 +16,7 @@ static const verb VERBS[] = {
     {"tokenize", cmd_tokenize, "CLIP BPE token ids of texts"},
     {"preprocess", cmd_preprocess, "OpenAI's image preprocessing to .npy"},
     {"init", cmd_init, "write a freshly initialised model"},
+    {"convert", cmd_convert, "rewrite a model: another dtype, or packed to load by mmap"},
     {"train", cmd_train, "contrastive training and fine-tuning"},
     {"eval", cmd_eval, "retrieval and zero-shot evaluation"},
     {"index", cmd_index, "build a search index over a folder of images"},
