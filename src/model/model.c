@@ -210,8 +210,9 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
         st_close(&f);
         return NULL;
     }
-    if (opts && opts->precision != CLIP_PRECISION_FP32 && opts->precision != CLIP_PRECISION_BF16) {
-        clip_fail(err, CLIP_ERR_INVALID, "clip_load_opts.precision %d is not fp32 (0) or bf16 (1)", opts->precision);
+    if (opts && opts->precision != CLIP_PRECISION_FP32 && opts->precision != CLIP_PRECISION_BF16 &&
+        opts->precision != CLIP_PRECISION_INT8) {
+        clip_fail(err, CLIP_ERR_INVALID, "clip_load_opts.precision %d is not fp32 (0), bf16 (1) or int8 (2)", opts->precision);
         st_close(&f);
         return NULL;
     }
@@ -240,6 +241,8 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
     }
     if (opts && opts->precision == CLIP_PRECISION_BF16) {
         if (model_pack_bf16(m, err)) { clip_model_free(m); return NULL; }
+    } else if (opts && opts->precision == CLIP_PRECISION_INT8) {
+        if (model_pack_int8(m, err)) { clip_model_free(m); return NULL; }
     } else if (!(opts && opts->plain_weights) && model_pack(m, err)) {
         clip_model_free(m);
         return NULL;
@@ -302,10 +305,10 @@ int clip_model_save_with(const clip_model *m, const float *block, const char *pa
 }
 
 int clip_model_save(const clip_model *m, const char *path, clip_error *err) {
-    if (m->precision == CLIP_PRECISION_BF16)
+    if (m->precision != CLIP_PRECISION_FP32)
         return clip_fail(err, CLIP_ERR_UNSUPPORTED,
-                         "%s: a model loaded with bf16 weights cannot be saved (its fp32 weights are gone); load it "
-                         "in fp32", path);
+                         "%s: a model loaded with %s weights cannot be saved (its fp32 weights are gone); load it "
+                         "in fp32", path, m->precision == CLIP_PRECISION_INT8 ? "int8" : "bf16");
     if (!m->packed) return clip_model_save_with(m, m->params, path, NULL, 0, err);
     /* the file holds the checkpoint layout: unpack for the write, then pack again */
     clip_model *mm = (clip_model *)m;
