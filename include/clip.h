@@ -69,10 +69,10 @@ typedef struct clip_load_opts {
                                Needs AMX-BF16 or AVX512_BF16 (else CLIP_ERR_UNSUPPORTED); such a
                                model can encode but not be saved or trained. plain_weights is
                                ignored. See docs/performance.md, "bf16".
-                               CLIP_PRECISION_INT8: the transformer blocks' Linear weights are
-                               int8 (per output column scales, a quarter of the memory) and
-                               multiplied by activations quantized per row, with exact int32
-                               sums; the patch embedding and the final projections stay fp32.
+                               CLIP_PRECISION_INT8: the transformer blocks' Linear weights and
+                               the patch embedding are int8 (per output column scales, a quarter
+                               of the memory) and multiplied by activations quantized per row,
+                               with exact int32 sums; the final projections stay fp32.
                                Needs AMX-INT8 or AVX512_VNNI; same limits as bf16. See
                                docs/performance.md, "int8". */
 } clip_load_opts;

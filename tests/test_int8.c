@@ -7,7 +7,7 @@
  *    rounding bound of symmetric per-row / per-column int8 (half a step on each operand), and
  *    the vector kernels agree with the plain loops to 1e-5 of |alpha||A||B| + |result| + 1.
  * 3. The tiny golden model in int8 against its golden (OpenAI fp32) features: relative error
- *    max|d| / max|ref| and cosine per row about 3x looser than measured (image 6.4e-3, cosine
+ *    max|d| / max|ref| and cosine per row about 3x looser than measured (image 4.2e-3, cosine
  *    0.99998; text 2.8e-2, cosine 0.9994: docs/performance.md "int8"); saving and training
  *    refuse; bad precision names and values are refused.
  * A kernel the CPU lacks is skipped with a note; without any, the refusals are checked. */
@@ -159,7 +159,7 @@ static void golden_model(void) {
     for (int i = 0; i < 6; i++) { double c = cosine(txt + 32 * i, (float *)gt.data + 32 * i, 32); if (c < ct) ct = c; }
     fprintf(stderr, "int8 (%s) vs golden: image rel err %.3g, min cosine %.6f; text rel err %.3g, min cosine %.6f\n",
             matmul_int8_kernel(), ri, ci, rt, ct);
-    CHECK(ri <= 2e-2 && ci >= 0.9999, "image features: rel err %.3g, cosine %.6f", ri, ci);
+    CHECK(ri <= 1.5e-2 && ci >= 0.9999, "image features: rel err %.3g, cosine %.6f", ri, ci);
     CHECK(rt <= 8e-2 && ct >= 0.998, "text features: rel err %.3g, cosine %.6f", rt, ct);
     /* every kernel gives the same features (exact sums; only the epilogue's rounding differs) */
     for (int kk = 0; kk < nk; kk++) {

@@ -90,9 +90,9 @@ int model_unpack(clip_model *m, clip_error *err);
  * values are dropped and their memory returned. CLIP_ERR_UNSUPPORTED without a bf16 kernel.
  * Afterwards model_unpack, saving and training refuse. */
 int model_pack_bf16(clip_model *m, clip_error *err);
-/* The same with int8 for the transformer blocks' matrices (model/pack.c); the patch embedding
- * and the projections are packed in fp32 (model_pack's layout). CLIP_ERR_UNSUPPORTED without
- * an int8 kernel. */
+/* The same with int8 for the transformer blocks' matrices and the patch embedding
+ * (model/pack.c); the final projections are packed in fp32 (model_pack's layout).
+ * CLIP_ERR_UNSUPPORTED without an int8 kernel. */
 int model_pack_int8(clip_model *m, clip_error *err);
 /* Allocates the table and block for cfg. */
 clip_model *model_alloc(const clip_config *cfg, clip_error *err);

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One matrix the forward multiplies by: op(B)[K,N] stored at w; block: a transformer block's
- * Linear (the ones int8 takes). */
-typedef struct { float *w; int transB, K, N, block; } mat;
+/* One matrix the forward multiplies by: op(B)[K,N] stored at w; q8: int8 takes it (the blocks'
+ * Linears and the patch embedding; not the final projections). */
+typedef struct { float *w; int transB, K, N, q8; } mat;
 
 /* A tower's block matrices, each kind over all layers (the order bind_views expects). */
 static int list_tower(mat *mats, int n, const tf_weights *t, int L, int W) {
@@ -27,7 +27,7 @@ static int list_mats(clip_model *m, mat *mats) {
     int n = 0;
     if (c->vision_kind == CLIP_VISION_VIT) {
         int W = c->vision_width, P = c->patch_size;
-        if (mats) { mats[0] = (mat){p->v_conv1, 1, 3 * P * P, W, 0}; mats[1] = (mat){p->v_proj, 0, W, c->embed_dim, 0}; }
+        if (mats) { mats[0] = (mat){p->v_conv1, 1, 3 * P * P, W, 1}; mats[1] = (mat){p->v_proj, 0, W, c->embed_dim, 0}; }
         n = list_tower(mats, 2, &p->v_tf, c->vision_layers, W);
     }
     if (c->text_width) {
@@ -142,9 +142,10 @@ int model_pack_bf16(clip_model *m, clip_error *err) {
     return 0;
 }
 
-/* int8 for the blocks' Linears only: they are ~97% of the products. The patch embedding (raw
- * pixels in) and the final projections (the features themselves) are few FLOPs and set the
- * output directly, so they keep fp32 (docs/performance.md, "int8", has the measurements). */
+/* int8 for the blocks' Linears and the patch embedding (~99.9% of the products; a patch's
+ * pixels quantize to about their own 8-bit resolution). The final projections write the
+ * features themselves and are few FLOPs: int8 there tripled the golden image error, so they
+ * keep fp32 (docs/performance.md, "int8", has the measurements). */
 int model_pack_int8(clip_model *m, clip_error *err) {
     if (m->precision == CLIP_PRECISION_INT8) return 0;
     if (!matmul_int8_kernel())
@@ -158,7 +159,7 @@ int model_pack_int8(clip_model *m, clip_error *err) {
     int n = begin_convert(m, &mats, &tmp, err);
     if (n < 0) return n;
     for (int i = 0; i < n && !rc; i++) {
-        if (mats[i].block)
+        if (mats[i].q8)
             rc = matmul_pack_b_int8_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
         else /* fp32 panels where the kernel takes them; else the forward uses the plain matrix */
             (void)matmul_pack_b_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
