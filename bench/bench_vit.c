@@ -2,12 +2,14 @@
  * encode_image at batch 1 and 16, encode_text (77 tokens, and a 12-token caption) at batch 1
  * and 16, on 1 and 2 threads, with the machine's sgemm peak measured in the same run.
  * Usage: build/bench/bench_vit [--arch ViT-B-32] [--reps N] [--threads LIST] [--only image|text] [--plain]
- *                              [--precision fp32|bf16|fp32,bf16] [--bf16-kernel amx|avx512]
+ *                              [--precision fp32,bf16,int8 (any of them)] [--bf16-kernel amx|avx512]
+ *                              [--int8-kernel amx|vnni]
  * --plain keeps the weights in their checkpoint layout (as clip_load_opts.plain_weights = 1);
  * by default they are packed for the GEMM kernel, as clip_model_load does.
  * --precision bf16 converts the weights to bf16 (as clip_load_opts.precision = 1); with
  * fp32,bf16 both models are built and each row is timed in both, back to back. --bf16-kernel
- * forces one bf16 kernel (matmul_force_bf16_kernel). */
+ * forces one bf16 kernel (matmul_force_bf16_kernel). --precision int8: the blocks' weights in
+ * int8 (as clip_load_opts.precision = 2); --int8-kernel forces one int8 kernel. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -43,7 +45,7 @@ static double text_flops(const clip_config *c, int T) {
 
 int main(int argc, char **argv) {
     const char *arch = "ViT-B-32";
-    int reps = 5, threads[4] = {1, 2}, nthreads = 2, plain = 0, prec[2] = {0, 0}, nprec = 1;
+    int reps = 5, threads[4] = {1, 2}, nthreads = 2, plain = 0, prec[3] = {0, 0, 0}, nprec = 1;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc) arch = argv[++i];
@@ -54,11 +56,15 @@ int main(int argc, char **argv) {
             i++;
             matmul_force_bf16_kernel(!strcmp(argv[i], "amx") ? 1 : !strcmp(argv[i], "avx512") ? 2 : 0);
         }
+        else if (!strcmp(argv[i], "--int8-kernel") && i + 1 < argc) {
+            i++;
+            matmul_force_int8_kernel(!strcmp(argv[i], "amx") ? 1 : !strcmp(argv[i], "vnni") ? 2 : 0);
+        }
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
             nprec = 0;
-            for (char *s = strtok(argv[++i], ","); s && nprec < 2; s = strtok(NULL, ",")) {
+            for (char *s = strtok(argv[++i], ","); s && nprec < 3; s = strtok(NULL, ",")) {
                 int p = clip_precision_from_name(s);
-                if (p < 0) { fprintf(stderr, "--precision: '%s' is not fp32 or bf16\n", s); return 2; }
+                if (p < 0) { fprintf(stderr, "--precision: '%s' is not fp32, bf16 or int8\n", s); return 2; }
                 prec[nprec++] = p;
             }
             if (!nprec) { fprintf(stderr, "--precision: empty list\n"); return 2; }
@@ -72,7 +78,7 @@ int main(int argc, char **argv) {
     clip_config cfg;
     clip_error e = {0};
     if (clip_config_from_name(arch, &cfg, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
-    clip_model *models[2] = {NULL, NULL};
+    clip_model *models[3] = {NULL, NULL, NULL};
     for (int pi = 0; pi < nprec; pi++) {
         double t0 = now();
         clip_model *mm = models[pi] = clip_model_init(&cfg, 1, &e);
@@ -82,6 +88,9 @@ int main(int argc, char **argv) {
         if (prec[pi] == CLIP_PRECISION_BF16) {
             if (model_pack_bf16(mm, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
             fprintf(stderr, "converted the weights to bf16 (%s) in %.1f ms\n", matmul_bf16_kernel(), (now() - t0) * 1e3);
+        } else if (prec[pi] == CLIP_PRECISION_INT8) {
+            if (model_pack_int8(mm, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+            fprintf(stderr, "converted the weights to int8 (%s) in %.1f ms\n", matmul_int8_kernel(), (now() - t0) * 1e3);
         } else if (!plain) {
             if (model_pack(mm, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
             fprintf(stderr, "packed the weights in %.1f ms\n", (now() - t0) * 1e3);
@@ -102,9 +111,9 @@ int main(int argc, char **argv) {
         for (int t = 0; t < 12; t++) tok12[b * ctx + t] = t == 0 ? 49406 : t == 11 ? 49407 : 320 + (b * 7 + t) % 40000;
     }
     double fi = vit_flops(c), ft77 = text_flops(c, ctx), ft12 = text_flops(c, 12);
-    const char *bk = matmul_bf16_kernel();
-    printf("# %s, matmul backend %s%s, bf16 kernel %s, OpenBLAS core %s; FLOPs: image %.3f G, text77 %.3f G, text12 %.3f G; "
-           "loadavg %s\n", arch, matmul_backend(), plain ? " (plain weights)" : " (packed weights)", bk ? bk : "none",
+    const char *bk = matmul_bf16_kernel(), *ik = matmul_int8_kernel();
+    printf("# %s, matmul backend %s%s, bf16 kernel %s, int8 kernel %s, OpenBLAS core %s; FLOPs: image %.3f G, text77 %.3f G, text12 %.3f G; "
+           "loadavg %s\n", arch, matmul_backend(), plain ? " (plain weights)" : " (packed weights)", bk ? bk : "none", ik ? ik : "none",
            openblas_get_corename(), fi / 1e9, ft77 / 1e9, ft12 / 1e9, la);
     printf("| threads | sgemm 2048^3 GFLOP/s | what | batch | precision | ms/item | GFLOP/s | %% of sgemm | vs first |\n"
            "|---|---|---|---|---|---|---|---|---|\n");
@@ -136,7 +145,7 @@ int main(int argc, char **argv) {
                 double per = t / bsz, gf = rows[r].flops / per / 1e9;
                 if (pi == 0) first = per;
                 printf("| %d | %.0f | %s | %d | %s | %.1f | %.0f | %.0f%% | %.2fx |\n", th, peak, rows[r].what, bsz,
-                       prec[pi] ? "bf16" : "fp32", per * 1e3, gf, 100 * gf / peak, first / per);
+                       prec[pi] == CLIP_PRECISION_INT8 ? "int8" : prec[pi] ? "bf16" : "fp32", per * 1e3, gf, 100 * gf / peak, first / per);
                 fflush(stdout);
             }
         }

@@ -68,11 +68,17 @@ typedef struct clip_load_opts {
                                memory) and multiplied in bf16 with fp32 sums; the rest stays fp32.
                                Needs AMX-BF16 or AVX512_BF16 (else CLIP_ERR_UNSUPPORTED); such a
                                model can encode but not be saved or trained. plain_weights is
-                               ignored. See docs/performance.md, "bf16". */
+                               ignored. See docs/performance.md, "bf16".
+                               CLIP_PRECISION_INT8: the transformer blocks' Linear weights and
+                               the patch embedding are int8 (per output column scales, a quarter
+                               of the memory) and multiplied by activations quantized per row,
+                               with exact int32 sums; the final projections stay fp32.
+                               Needs AMX-INT8 or AVX512_VNNI; same limits as bf16. See
+                               docs/performance.md, "int8". */
 } clip_load_opts;
 
-enum { CLIP_PRECISION_FP32 = 0, CLIP_PRECISION_BF16 = 1 };
-/* "fp32" / "bf16" -> CLIP_PRECISION_*, or -1. */
+enum { CLIP_PRECISION_FP32 = 0, CLIP_PRECISION_BF16 = 1, CLIP_PRECISION_INT8 = 2 };
+/* "fp32" / "bf16" / "int8" -> CLIP_PRECISION_*, or -1. */
 int clip_precision_from_name(const char *name);
 /* The precision a loaded model runs in. */
 int clip_model_precision(const clip_model *m);

@@ -4,6 +4,7 @@
 #include "core/matmul.h"
 #include "core/gemm_avx512.h"
 #include "core/gemm_bf16.h"
+#include "core/gemm_int8.h"
 #include "clip.h"
 #include <cblas.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 static int g_threads = 0; /* 0: OpenMP's default */
 static int g_force = 0;   /* matmul_force_backend */
 static int g_force_bf16 = 0; /* matmul_force_bf16_kernel */
+static int g_force_int8 = 0; /* matmul_force_int8_kernel */
 
 static int use_avx512(void) {
     if (g_force == 2) return 0;
@@ -150,6 +152,57 @@ int matmul_pack_b_bf16_inplace(matmul_packed_b *pb, int transB, int K, int N, fl
     return 0;
 }
 
+/* ---------------------------------------------------------------- int8 */
+
+static int int8_kernel(void) {
+    int amx = gemm_int8_amx_available(), vnni = gemm_int8_vnni_available();
+    if (g_force_int8 == 3) return GEMM_INT8_SCALAR;
+    if (g_force_int8 == 1 && amx) return GEMM_INT8_AMX;
+    if (g_force_int8 == 2 && vnni) return GEMM_INT8_VNNI;
+    return amx ? GEMM_INT8_AMX : vnni ? GEMM_INT8_VNNI : GEMM_INT8_NONE;
+}
+
+const char *matmul_int8_kernel(void) {
+    switch (int8_kernel()) {
+    case GEMM_INT8_AMX: return "amx-int8";
+    case GEMM_INT8_VNNI: return "avx512-vnni";
+    case GEMM_INT8_SCALAR: return "scalar-int8";
+    default: return NULL;
+    }
+}
+
+void matmul_force_int8_kernel(int which) { g_force_int8 = which; }
+
+static int int8_possible(void) { return gemm_int8_amx_available() || gemm_int8_vnni_available(); }
+
+int matmul_pack_b_int8(matmul_packed_b *pb, int transB, int K, int N, const float *B, int ldb) {
+    memset(pb, 0, sizeof *pb);
+    if (!int8_possible()) return CLIP_ERR_UNSUPPORTED;
+    if (K <= 0 || N <= 0 || !B) return CLIP_ERR_INVALID;
+    size_t bytes = gemm_int8_packed_bytes(K, N);
+    void *d = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!d) return CLIP_ERR_NOMEM;
+    gemm_int8_pack_b(transB, K, N, B, ldb, d);
+    *pb = (matmul_packed_b){.K = K, .N = N, .layout = 3, .owned = 1, .data = d, .bytes = bytes};
+    return 0;
+}
+
+int matmul_pack_b_int8_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp) {
+    memset(pb, 0, sizeof *pb);
+    if (!int8_possible()) return CLIP_ERR_UNSUPPORTED;
+    if (K <= 0 || N <= 0 || !B || !tmp) return CLIP_ERR_INVALID;
+    size_t bytes = gemm_int8_packed_bytes(K, N), have = (size_t)K * N * sizeof(float);
+    if (bytes > have || ((uintptr_t)B & 63)) return matmul_pack_b_int8(pb, transB, K, N, B, transB ? K : N);
+    gemm_int8_pack_b(transB, K, N, B, transB ? K : N, tmp);
+    memcpy(B, tmp, bytes);
+    /* the fp32 matrix's last three quarters are dead: give their whole pages back */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)B + bytes + page - 1) & ~(page - 1), hi = ((uintptr_t)B + have) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    *pb = (matmul_packed_b){.K = K, .N = N, .layout = 3, .owned = 0, .data = B, .bytes = bytes};
+    return 0;
+}
+
 int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp) {
     memset(pb, 0, sizeof *pb);
     if (!use_avx512() || K <= 0 || N <= 0 || N % GEMM_NR || ((uintptr_t)B & 63) || !tmp) return CLIP_ERR_UNSUPPORTED;
@@ -182,7 +235,10 @@ void matmul_prepacked(int transA, int M, float alpha, const float *A, int lda,
                       const matmul_packed_b *B, float beta, float *C, int ldc,
                       const float *bias, matmul_act act) {
     if (M <= 0 || B->N <= 0) return;
-    if (B->layout == 2) {
+    if (B->layout == 3) {
+        openblas_threads_for(1);
+        gemm_int8(int8_kernel(), transA, M, B->N, B->K, alpha, A, lda, B->data, beta, C, ldc, bias, act, threads());
+    } else if (B->layout == 2) {
         openblas_threads_for(1);
         gemm_bf16(bf16_kernel(), transA, M, B->N, B->K, alpha, A, lda, (const uint16_t *)B->data, beta, C, ldc, bias,
                   act, threads());

@@ -31,7 +31,8 @@ void matmul_bias_act(int transA, int transB, int M, int N, int K, float alpha,
 typedef struct matmul_packed_b {
     int K, N;
     int layout;  /* internal: 0 = AVX-512 panels, 1 = plain op(B) row-major for OpenBLAS,
-                    2 = bf16 panels (matmul_pack_b_bf16; data then holds uint16_t) */
+                    2 = bf16 panels (matmul_pack_b_bf16; data then holds uint16_t),
+                    3 = int8 panels + column scales (matmul_pack_b_int8) */
     int owned;   /* 1: data was allocated by the packer (matmul_packed_b_free frees it) */
     float *data; /* 64-byte aligned */
     size_t bytes;
@@ -77,6 +78,27 @@ int matmul_pack_b_bf16(matmul_packed_b *pb, int transB, int K, int N, const floa
  * or N padded up), a separate buffer is allocated (pb->owned). Irreversible: there is no
  * unpack. Returns 0, CLIP_ERR_UNSUPPORTED (no bf16 kernel; B untouched) or CLIP_ERR_NOMEM. */
 int matmul_pack_b_bf16_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp);
+
+/* ---- int8 weights (clip_load_opts.precision = CLIP_PRECISION_INT8; docs/performance.md "int8").
+ * op(B) is quantized to int8 per output column (symmetric, scale = max|column| / 127); op(A) is
+ * quantized on the fly per row (scale = max|row| / 127); the products are summed exactly in
+ * int32 and the epilogue is fp32: C = act(alpha * sa[row] * sb[col] * sum + beta * C + bias).
+ * Kernels: AMX-INT8 tiles where the CPU and OS allow them, else AVX512_VNNI; neither: not
+ * available (the packers return CLIP_ERR_UNSUPPORTED). matmul_prepacked takes these too. */
+
+/* "amx-int8", "avx512-vnni", or NULL when this CPU has neither (int8 packing is refused). */
+const char *matmul_int8_kernel(void);
+/* For tests and benchmarks: 0 automatic (AMX, then VNNI), 1 AMX, 2 AVX512_VNNI, 3 plain loops
+ * (same quantization, exact sums, no vector code). A forced kernel the CPU lacks means automatic. */
+void matmul_force_int8_kernel(int which);
+/* Packs op(B)[K,N] into a new int8 buffer (owned). CLIP_ERR_UNSUPPORTED without an int8 kernel. */
+int matmul_pack_b_int8(matmul_packed_b *pb, int transB, int K, int N, const float *B, int ldb);
+/* The same into B's own storage (contiguous, 64-byte aligned; tmp: K*N floats of scratch),
+ * which then holds about a quarter of its bytes: the pages beyond are returned to the OS
+ * (madvise DONTNEED). Where the packed form does not fit (tiny K or N), a separate buffer is
+ * allocated (pb->owned). Irreversible. Returns 0, CLIP_ERR_UNSUPPORTED (no int8 kernel; B
+ * untouched) or CLIP_ERR_NOMEM. */
+int matmul_pack_b_int8_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp);
 
 /* Threads the backend may use (0 = default: OpenMP's, i.e. OMP_NUM_THREADS or the cores).
  * Called from clip_set_threads(). */

@@ -205,8 +205,9 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
     if (native_is_packed(&f)) {   /* our inference layout: mapped, not read */
         st_close(&f);
         free(config_json);
-        if (opts && opts->precision != CLIP_PRECISION_FP32 && opts->precision != CLIP_PRECISION_BF16) {
-            clip_fail(err, CLIP_ERR_INVALID, "clip_load_opts.precision %d is not fp32 (0) or bf16 (1)", opts->precision);
+        if (opts && opts->precision != CLIP_PRECISION_FP32 && opts->precision != CLIP_PRECISION_BF16 &&
+            opts->precision != CLIP_PRECISION_INT8) {
+            clip_fail(err, CLIP_ERR_INVALID, "clip_load_opts.precision %d is not fp32 (0), bf16 (1) or int8 (2)", opts->precision);
             return NULL;
         }
         return native_load(file, opts, err);
@@ -220,8 +221,9 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
         st_close(&f);
         return NULL;
     }
-    if (opts && opts->precision != CLIP_PRECISION_FP32 && opts->precision != CLIP_PRECISION_BF16) {
-        clip_fail(err, CLIP_ERR_INVALID, "clip_load_opts.precision %d is not fp32 (0) or bf16 (1)", opts->precision);
+    if (opts && opts->precision != CLIP_PRECISION_FP32 && opts->precision != CLIP_PRECISION_BF16 &&
+        opts->precision != CLIP_PRECISION_INT8) {
+        clip_fail(err, CLIP_ERR_INVALID, "clip_load_opts.precision %d is not fp32 (0), bf16 (1) or int8 (2)", opts->precision);
         st_close(&f);
         return NULL;
     }
@@ -250,6 +252,8 @@ clip_model *clip_model_load(const char *path, const clip_load_opts *opts, clip_e
     }
     if (opts && opts->precision == CLIP_PRECISION_BF16) {
         if (model_pack_bf16(m, err)) { clip_model_free(m); return NULL; }
+    } else if (opts && opts->precision == CLIP_PRECISION_INT8) {
+        if (model_pack_int8(m, err)) { clip_model_free(m); return NULL; }
     } else if (!(opts && opts->plain_weights) && model_pack(m, err)) {
         clip_model_free(m);
         return NULL;
@@ -328,10 +332,10 @@ int clip_dtype_from_name(const char *name) {
 int clip_model_save_dtype(const clip_model *m, const char *path, int dtype, clip_error *err) {
     if (dtype != CLIP_DTYPE_F32 && dtype != CLIP_DTYPE_F16 && dtype != CLIP_DTYPE_BF16)
         return clip_fail(err, CLIP_ERR_INVALID, "%s: dtype %d is not f32 (0), f16 (1) or bf16 (2)", path, dtype);
-    if (m->precision == CLIP_PRECISION_BF16)
+    if (m->precision != CLIP_PRECISION_FP32)
         return clip_fail(err, CLIP_ERR_UNSUPPORTED,
-                         "%s: a model loaded with bf16 weights cannot be saved (its fp32 weights are gone); load it "
-                         "in fp32", path);
+                         "%s: a model loaded with %s weights cannot be saved (its fp32 weights are gone); load it "
+                         "in fp32", path, m->precision == CLIP_PRECISION_INT8 ? "int8" : "bf16");
     clip_model *mm = (clip_model *)m;
     int repack = m->packed, rc = 0;
     /* the file holds the checkpoint layout: unpack for the write, then pack again */

@@ -20,7 +20,7 @@ struct clip_model {
     int text_full_ctx;        /* 1: run all ctx positions (tests); 0: stop after the last EOT */
     /* inference layout (model/pack.c): weight matrices repacked in place for the GEMM kernel */
     int packed;               /* 1 while any matrix below is packed */
-    int precision;            /* CLIP_PRECISION_*: BF16 = the matrices below hold bf16 (model_pack_bf16) */
+    int precision;            /* CLIP_PRECISION_*: BF16 / INT8 = the matrices below hold bf16 / int8 */
     int npk;                  /* descriptors in pk */
     matmul_packed_b *pk;      /* all descriptors, one allocation */
     tf_packed vtf, ttf;       /* per-layer matrices of each tower */
@@ -109,6 +109,10 @@ int native_check(const struct st_file *f, const uint8_t *base, const char *name,
 clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error *err);
 /* Writes m (fp32) as a packed file, atomically; a plain model is packed for the write and back. */
 int native_save(clip_model *m, const char *path, clip_error *err);
+/* The same with int8 for the transformer blocks' matrices and the patch embedding
+ * (model/pack.c); the final projections are packed in fp32 (model_pack's layout).
+ * CLIP_ERR_UNSUPPORTED without an int8 kernel. */
+int model_pack_int8(clip_model *m, clip_error *err);
 /* Allocates the table and block for cfg. */
 clip_model *model_alloc(const clip_config *cfg, clip_error *err);
 #endif

@@ -201,6 +201,7 @@ clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error
         }
         int rc = 0;
         if (opts->precision == CLIP_PRECISION_BF16) rc = model_pack_bf16(m, err);   /* copies on write, as a load */
+        else if (opts->precision == CLIP_PRECISION_INT8) rc = model_pack_int8(m, err);
         else if (opts->plain_weights) rc = model_unpack(m, err);
         if (rc) { clip_model_free(m); return NULL; }
     }
@@ -210,8 +211,9 @@ clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error
 /* ---------------------------------------------------------------- writing */
 
 int native_save(clip_model *m, const char *path, clip_error *err) {
-    if (m->precision == CLIP_PRECISION_BF16)
-        return clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: a model loaded with bf16 weights cannot be written packed; load it in fp32", path);
+    if (m->precision != CLIP_PRECISION_FP32)
+        return clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: a model loaded with %s weights cannot be written packed; load it in fp32", path,
+                         m->precision == CLIP_PRECISION_INT8 ? "int8" : "bf16");
     if (!gemm_avx512_available())
         return clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: the packed layout is the AVX-512 kernel's and this CPU has no AVX-512: "
                          "a packed file cannot be made here", path);

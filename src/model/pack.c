@@ -7,15 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One matrix the forward multiplies by: op(B)[K,N] stored at w. */
-typedef struct { float *w; int transB, K, N; } mat;
+/* One matrix the forward multiplies by: op(B)[K,N] stored at w; q8: int8 takes it (the blocks'
+ * Linears and the patch embedding; not the final projections). */
+typedef struct { float *w; int transB, K, N, q8; } mat;
 
 /* A tower's block matrices, each kind over all layers (the order bind_views expects). */
 static int list_tower(mat *mats, int n, const tf_weights *t, int L, int W) {
-    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->qkv_w + (size_t)l * 3 * W * W, 1, W, 3 * W};
-    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->proj_w + (size_t)l * W * W, 1, W, W};
-    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->fc_w + (size_t)l * 4 * W * W, 1, W, 4 * W};
-    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->fcp_w + (size_t)l * 4 * W * W, 1, 4 * W, W};
+    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->qkv_w + (size_t)l * 3 * W * W, 1, W, 3 * W, 1};
+    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->proj_w + (size_t)l * W * W, 1, W, W, 1};
+    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->fc_w + (size_t)l * 4 * W * W, 1, W, 4 * W, 1};
+    for (int l = 0; l < L; l++, n++) if (mats) mats[n] = (mat){t->fcp_w + (size_t)l * 4 * W * W, 1, 4 * W, W, 1};
     return n;
 }
 
@@ -26,11 +27,11 @@ static int list_mats(clip_model *m, mat *mats) {
     int n = 0;
     if (c->vision_kind == CLIP_VISION_VIT) {
         int W = c->vision_width, P = c->patch_size;
-        if (mats) { mats[0] = (mat){p->v_conv1, 1, 3 * P * P, W}; mats[1] = (mat){p->v_proj, 0, W, c->embed_dim}; }
+        if (mats) { mats[0] = (mat){p->v_conv1, 1, 3 * P * P, W, 1}; mats[1] = (mat){p->v_proj, 0, W, c->embed_dim, 0}; }
         n = list_tower(mats, 2, &p->v_tf, c->vision_layers, W);
     }
     if (c->text_width) {
-        if (mats) mats[n] = (mat){p->t_proj, 0, c->text_width, c->embed_dim};
+        if (mats) mats[n] = (mat){p->t_proj, 0, c->text_width, c->embed_dim, 0};
         n = list_tower(mats, n + 1, &p->t_tf, c->text_layers, c->text_width);
     }
     return n;
@@ -79,7 +80,7 @@ static int begin_convert(clip_model *m, mat **mats_out, float **tmp_out, clip_er
 
 int model_pack(clip_model *m, clip_error *err) {
     if (m->packed) return 0;
-    if (m->precision == CLIP_PRECISION_BF16) return 0; /* already in its final form */
+    if (m->precision != CLIP_PRECISION_FP32) return 0; /* already in its final form */
     mat *mats;
     float *tmp;
     int n = begin_convert(m, &mats, &tmp, err);
@@ -95,10 +96,12 @@ int model_pack(clip_model *m, clip_error *err) {
 }
 
 int model_unpack(clip_model *m, clip_error *err) {
-    if (m->precision == CLIP_PRECISION_BF16)
+    if (m->precision != CLIP_PRECISION_FP32) {
+        const char *p = m->precision == CLIP_PRECISION_INT8 ? "int8" : "bf16";
         return clip_fail(err, CLIP_ERR_UNSUPPORTED,
-                         "this model was loaded with bf16 weights (precision bf16): its fp32 weights are gone, so it "
-                         "cannot be trained or saved; load it in fp32 for that");
+                         "this model was loaded with %s weights (precision %s): its fp32 weights are gone, so it "
+                         "cannot be trained or saved; load it in fp32 for that", p, p);
+    }
     if (!m->packed) return 0;
     int n = list_mats(m, NULL);
     mat *mats = malloc(n * sizeof *mats);
@@ -139,10 +142,42 @@ int model_pack_bf16(clip_model *m, clip_error *err) {
     return 0;
 }
 
+/* int8 for the blocks' Linears and the patch embedding (~99.9% of the products; a patch's
+ * pixels quantize to about their own 8-bit resolution). The final projections write the
+ * features themselves and are few FLOPs: int8 there tripled the golden image error, so they
+ * keep fp32 (docs/performance.md, "int8", has the measurements). */
+int model_pack_int8(clip_model *m, clip_error *err) {
+    if (m->precision == CLIP_PRECISION_INT8) return 0;
+    if (!matmul_int8_kernel())
+        return clip_fail(err, CLIP_ERR_UNSUPPORTED,
+                         "precision int8 needs a CPU with AMX-INT8 or AVX512_VNNI (and AVX-512); this one has "
+                         "neither: use fp32");
+    int rc = model_unpack(m, err); /* from the checkpoint layout */
+    if (rc) return rc;
+    mat *mats;
+    float *tmp;
+    int n = begin_convert(m, &mats, &tmp, err);
+    if (n < 0) return n;
+    for (int i = 0; i < n && !rc; i++) {
+        if (mats[i].q8)
+            rc = matmul_pack_b_int8_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
+        else /* fp32 panels where the kernel takes them; else the forward uses the plain matrix */
+            (void)matmul_pack_b_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
+    }
+    free(tmp);
+    free(mats);
+    /* on failure (out of memory) some matrices may already be int8: the model is unusable */
+    if (rc) return clip_fail(err, rc, "out of memory converting the weights to int8");
+    m->packed = 1;
+    m->precision = CLIP_PRECISION_INT8;
+    return 0;
+}
+
 int clip_precision_from_name(const char *name) {
     if (!name) return -1;
     if (!strcmp(name, "fp32")) return CLIP_PRECISION_FP32;
     if (!strcmp(name, "bf16")) return CLIP_PRECISION_BF16;
+    if (!strcmp(name, "int8")) return CLIP_PRECISION_INT8;
     return -1;
 }
 

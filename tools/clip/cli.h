@@ -31,13 +31,15 @@ int cli_parse_int(const char *s, int lo, int hi, int *out);
 int cli_parse_background(const char *s, clip_image_opts *opts);
 /* The model path when --model is not given: $CLIP_MODEL, else the shipped default. */
 const char *cli_default_model(void);
-/* --precision fp32|bf16 -> CLIP_PRECISION_*; returns 0 on success, -1 for another value. */
+/* --precision fp32|bf16|int8 -> CLIP_PRECISION_*; returns 0 on success, -1 for another value. */
 int cli_parse_precision(const char *s, int *precision);
 /* clip_model_load with the verbs' options (precision: CLIP_PRECISION_*); NULL + e on failure. */
 clip_model *cli_load_model(const char *path, int precision, clip_error *e);
 /* The --precision line of the verbs' --help. */
 #define CLI_PRECISION_HELP \
     "  --precision P          fp32 (default, exact) or bf16: bf16 weights and products, ~3x faster\n" \
-    "                         where the CPU has AMX or AVX512_BF16, features within ~1e-2 (docs/performance.md)\n"
+    "                         where the CPU has AMX or AVX512_BF16, features within ~1e-2 (docs/performance.md);\n" \
+    "                         or int8: int8 block weights and products (AMX-INT8 or AVX512_VNNI), faster still,\n" \
+    "                         features within a few 1e-2 (docs/performance.md, \"int8\")\n"
 
 #endif

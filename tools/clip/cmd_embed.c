@@ -9,7 +9,7 @@
 #include "io/npy.h"
 
 static const char *USAGE =
-    "clip embed [--model PATH] [--precision fp32|bf16] [--raw] [--threads N] [--batch N] [--truncate]\n"
+    "clip embed [--model PATH] [--precision fp32|bf16|int8] [--raw] [--threads N] [--batch N] [--truncate]\n"
     "           (--image FILE... | --text TEXT... | --images-from LIST | --texts-from FILE |\n"
     "            --pixels P.npy | --tokens T.npy) [-o OUT.npy | -o OUT.jsonl | --jsonl]";
 
@@ -136,7 +136,7 @@ int cmd_embed(int argc, char **argv) {
         } else if (!strcmp(a, "--threads") && more) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--threads needs a positive integer"); }
         } else if (!strcmp(a, "--precision") && more) {
-            if (cli_parse_precision(argv[++i], &precision)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--precision needs fp32 or bf16"); }
+            if (cli_parse_precision(argv[++i], &precision)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--precision needs fp32, bf16 or int8"); }
         } else if (!strcmp(a, "--batch") && more) {
             if (cli_parse_int(argv[++i], 1, 65536, &batch)) { cli_list_free(&items); return cli_usage("embed", USAGE, "--batch needs a positive integer"); }
         } else { cli_list_free(&items); return cli_usage("embed", USAGE, "unexpected argument '%s'", a); }

@@ -16,7 +16,7 @@
 #include "io/file.h"
 
 static const char *USAGE =
-    "clip eval [--model PATH] [--precision fp32|bf16] --data DIR [--split test|val|train|flag] [--styles a,b,...]\n"
+    "clip eval [--model PATH] [--precision fp32|bf16|int8] --data DIR [--split test|val|train|flag] [--styles a,b,...]\n"
     "          [--templates NAME|FILE] [--caption TEMPLATE] [--json OUT.json] [--threads N]";
 
 static void help(void) {
@@ -197,7 +197,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--threads") && more) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) return cli_usage("eval", USAGE, "--threads needs a positive integer");
         } else if (!strcmp(a, "--precision") && more) {
-            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("eval", USAGE, "--precision needs fp32 or bf16");
+            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("eval", USAGE, "--precision needs fp32, bf16 or int8");
         } else return cli_usage("eval", USAGE, "unexpected argument '%s'", a);
     }
     if (!data) return cli_usage("eval", USAGE, "give --data DIR");

@@ -11,8 +11,8 @@
 #include "cli.h"
 #include "stream.h"
 
-static const char *IUSAGE = "clip index [--model PATH] [--precision fp32|bf16] [--index FILE] [--threads N] [--background RRGGBB] DIR|IMAGE...";
-static const char *SUSAGE = "clip search [--model PATH] [--precision fp32|bf16] [--index FILE] [--top K] [--json] (TEXT... | --image FILE)";
+static const char *IUSAGE = "clip index [--model PATH] [--precision fp32|bf16|int8] [--index FILE] [--threads N] [--background RRGGBB] DIR|IMAGE...";
+static const char *SUSAGE = "clip search [--model PATH] [--precision fp32|bf16|int8] [--index FILE] [--top K] [--json] (TEXT... | --image FILE)";
 #define DEFAULT_INDEX "clip-index.sqlite"
 
 static int has_image_ext(const char *p) {
@@ -123,7 +123,7 @@ int cmd_index(int argc, char **argv) {
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) return cli_usage("index", IUSAGE, "--threads needs a positive integer");
         } else if (!strcmp(a, "--precision") && i + 1 < argc) {
-            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("index", IUSAGE, "--precision needs fp32 or bf16");
+            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("index", IUSAGE, "--precision needs fp32, bf16 or int8");
         } else if (a[0] == '-' && a[1]) { cli_list_free(&roots); return cli_usage("index", IUSAGE, "unexpected argument '%s'", a); }
         else cli_list_push(&roots, a);
     }
@@ -216,7 +216,7 @@ int cmd_search(int argc, char **argv) {
         else if (!strcmp(a, "--top") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 1 << 20, &top)) return cli_usage("search", SUSAGE, "--top needs a positive integer");
         } else if (!strcmp(a, "--precision") && i + 1 < argc) {
-            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("search", SUSAGE, "--precision needs fp32 or bf16");
+            if (cli_parse_precision(argv[++i], &precision)) return cli_usage("search", SUSAGE, "--precision needs fp32, bf16 or int8");
         } else if (a[0] == '-' && a[1] == '-') { cli_list_free(&texts); return cli_usage("search", SUSAGE, "unexpected argument '%s'", a); }
         else cli_list_push(&texts, a);
     }

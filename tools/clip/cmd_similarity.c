@@ -9,7 +9,7 @@
 #include "io/npy.h"
 
 static const char *USAGE =
-    "clip similarity [--model PATH] [--precision fp32|bf16] [--probs] [--threads N] [-o OUT.npy] --image FILE... --text TEXT...";
+    "clip similarity [--model PATH] [--precision fp32|bf16|int8] [--probs] [--threads N] [-o OUT.npy] --image FILE... --text TEXT...";
 
 typedef struct { float *dst; int D; } collect;
 
@@ -37,7 +37,7 @@ int cmd_similarity(int argc, char **argv) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) { rc = cli_usage("similarity", USAGE, "--threads needs a positive integer"); goto done; }
             mode = 0;
         } else if (!strcmp(a, "--precision") && i + 1 < argc) {
-            if (cli_parse_precision(argv[++i], &precision)) { rc = cli_usage("similarity", USAGE, "--precision needs fp32 or bf16"); goto done; }
+            if (cli_parse_precision(argv[++i], &precision)) { rc = cli_usage("similarity", USAGE, "--precision needs fp32, bf16 or int8"); goto done; }
             mode = 0;
         } else if (!strcmp(a, "--image")) mode = 1;
         else if (!strcmp(a, "--text")) mode = 2;

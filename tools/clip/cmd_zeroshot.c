@@ -11,7 +11,7 @@
 #include "eval/prompts.h"
 
 static const char *USAGE =
-    "clip zeroshot [--model PATH] [--precision fp32|bf16] (--labels L1,L2,... | --labels-file FILE|builtin:NAME)\n"
+    "clip zeroshot [--model PATH] [--precision fp32|bf16|int8] (--labels L1,L2,... | --labels-file FILE|builtin:NAME)\n"
     "              [--templates NAME|FILE] [--top K] [--json] [--no-cache] [--threads N] IMAGE...";
 
 static void help(void) {
@@ -148,7 +148,7 @@ int cmd_zeroshot(int argc, char **argv) {
         } else if (!strcmp(a, "--threads") && more) {
             if (cli_parse_int(argv[++i], 1, 1024, &threads)) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--threads needs a positive integer"); }
         } else if (!strcmp(a, "--precision") && more) {
-            if (cli_parse_precision(argv[++i], &precision)) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--precision needs fp32 or bf16"); }
+            if (cli_parse_precision(argv[++i], &precision)) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "--precision needs fp32, bf16 or int8"); }
         } else if (a[0] == '-' && a[1]) { cli_list_free(&items); return cli_usage("zeroshot", USAGE, "unexpected argument '%s'", a); }
         else cli_list_push(&items, a);
     }
