@@ -131,6 +131,7 @@ int main(int argc, char **argv) {
         struct { const char *what; int batch; int text; int32_t *tok; double flops; } rows[] = {
             {"encode_image", 1, 0, NULL, fi}, {"encode_image", 16, 0, NULL, fi},
             {"encode_text (77 tokens)", 1, 1, tok77, ft77}, {"encode_text (77 tokens)", 16, 1, tok77, ft77},
+            {"encode_text (77 tokens)", 64, 1, tok77, ft77},
             {"encode_text (12-token caption)", 1, 1, tok12, ft12}, {"encode_text (12-token caption)", 16, 1, tok12, ft12},
         };
         for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {

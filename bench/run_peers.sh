@@ -117,6 +117,8 @@ done
 # ---- 5. load time and peak memory, 1 thread, each in a fresh process
 say "load time and peak RSS"
 env $CLIP_ENV build/bench/bench_load "$MODEL" --threads 1 | tee "$RAW/mem_clip.txt" >&2
+build/clip convert --model "$MODEL" -o "$OUT/vitb32_packed.safetensors" --packed >&2
+env $CLIP_ENV build/bench/bench_load "$OUT/vitb32_packed.safetensors" --threads 1 | tee "$RAW/mem_clip_packed.txt" >&2
 node bench/peers/ort_bench.js mem --dir "$OUT" --threads 1 | tee "$RAW/mem_ort.jsonl" >&2
 "${TORCH_ENV[@]}" OPENBLAS_NUM_THREADS=1 "$PY" bench/peers/clip_torch.py mem --state-dict "$OUT/vitb32_torch.pt" |
     tee "$RAW/mem_torch.jsonl" >&2

@@ -106,7 +106,6 @@ def main():
         w(f"- PyTorch: {tmeta.get('version', '?')}, torch threads {tmeta.get('torch_threads', '?')}, "
           f"OPENBLAS_NUM_THREADS {tmeta.get('openblas_num_threads', '?')}, BLAS loaded: {blas}, "
           f"OpenBLAS core **{tmeta.get('openblas_core', '?')}**\n")
-    w("clip.c's bench_vit has no text batch-64 row, so that row has peers only.\n")
 
     w("## Model load time and peak memory (one process: load ViT-B/32, encode 1 image + 1 text, 1 thread)\n")
     w("| system | what is timed as load | load time (ms) | peak RSS (MB) |\n|---|---|---|---|")
@@ -115,6 +114,12 @@ def main():
         d = dict(kv.split("=") for kv in open(mp).read().split())
         w(f"| clip.c | clip_model_load of the .safetensors (median of 3 reloads; first: {d['load_first_ms']} ms) "
           f"| {d['load_median_ms']} | {d['maxrss_mb']} |")
+    mp = os.path.join(raw, "mem_clip_packed.txt")
+    if os.path.exists(mp):
+        d = dict(kv.split("=") for kv in open(mp).read().split())
+        w(f"| clip.c, packed file | clip_model_load of `clip convert --packed`'s file, an mmap (median of 3; first: "
+          f"{d['load_first_ms']} ms; the page faults move to the first encode: image {d['image_ms']} ms, then "
+          f"{d['image2_ms']} ms) | {d['load_median_ms']} | {d['maxrss_mb']} |")
     for name, f in (("ONNX Runtime", "mem_ort.jsonl"), ("PyTorch", "mem_torch.jsonl")):
         meta, _ = read_jsonl(os.path.join(raw, f))
         if meta:
