@@ -10,12 +10,15 @@
 # float32), written atomically; --work: run files (the manifest, init weights, checkpoint, log,
 # the float32 model; default build/emoji); --resume: continue the run in --work from its
 # checkpoint. Needs build/clip (make) and /usr/bin/python3 with numpy (as make data does).
+# Recipe overrides, for experiments (docs/emoji.md, "Recipes tried"): STEPS BATCH LR WARMUP WD
+# SEED, augmentation CROP JITTER HFLIP, and EXTRA_STYLES=apple,facebook to add those styles' art
+# of the train concepts with Google's captions (never ship such a model: those licences forbid it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=datasets/emoji OUT=data/models/default.safetensors WORK=build/emoji RESUME=0
 # the recipe (docs/emoji.md)
 STEPS=${STEPS:-900} BATCH=${BATCH:-128} LR=${LR:-1e-3} WARMUP=${WARMUP:-50} WD=${WD:-0.1} SEED=${SEED:-0}
-CROP=${CROP:-0.9} JITTER=${JITTER:-0} HFLIP=${HFLIP:-0}
+CROP=${CROP:-0.9} JITTER=${JITTER:-0} HFLIP=${HFLIP:-0} EXTRA_STYLES=${EXTRA_STYLES:-}
 ARCH=(--image-size 32 --patch-size 4 --vision-width 192 --vision-layers 4 --vision-heads 3
       --text-width 128 --text-layers 4 --text-heads 2 --embed-dim 128 --context 77)
 usage() { sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -36,9 +39,21 @@ CLIP=build/clip
 DATA=$(cd "$DATA" && pwd)
 mkdir -p "$WORK" "$(dirname "$OUT")"
 
-# the train split's caption variants, image paths made absolute (the set is used in place)
-awk -F'\t' -v d="$DATA" 'BEGIN { OFS = "\t" } /^#/ { next } $4 == "train" { print d "/" $1, $2, $3 }' \
-  "$DATA/captions.tsv" > "$WORK/train_captions.tsv.tmp"
+# the train split's caption variants, image paths made absolute (the set is used in place); each
+# EXTRA_STYLES art of a Google image's emoji follows it, with the same caption
+extra=()
+for st in ${EXTRA_STYLES//,/ }; do
+  [ -f "$DATA/$st.tsv" ] || { echo "train.sh: EXTRA_STYLES: $DATA/$st.tsv is missing" >&2; exit 1; }
+  extra+=("$DATA/$st.tsv")
+done
+awk -F'\t' -v d="$DATA" -v styles="$EXTRA_STYLES" '
+  BEGIN { OFS = "\t"; ns = split(styles, S, ",") }
+  FNR == 1 { f++ }
+  f <= ns { if ($0 !~ /^#/ && $6 == "train" && $5 == "base") { n = split($1, p, "/"); have[f, p[n]] = 1 } next }
+  /^#/ || $4 != "train" { next }
+  { print d "/" $1, $2, $3
+    if ($1 ~ /^images\/google\//) { n = split($1, p, "/"); for (i = 1; i <= ns; i++) if ((i, p[n]) in have) print d "/images/" S[i] "/" p[n], $2, $3 } }' \
+  "${extra[@]}" "$DATA/captions.tsv" > "$WORK/train_captions.tsv.tmp"
 mv "$WORK/train_captions.tsv.tmp" "$WORK/train_captions.tsv"
 
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
