@@ -70,11 +70,15 @@ void text_forward(const clip_model *m, text_acts *a, const int32_t *tokens, int 
         hook(ud, "txt.tok_embed", a->lnf, (size_t)B * T * W);
         hook(ud, "txt.embed", a->emb, (size_t)B * T * W);
     }
-    tf_shape s = {c->text_layers, B, T, W, c->text_heads, 1, c->activation};
+    tf_shape s = {c->text_layers, B, T, W, c->text_heads, 1, c->activation, 1, a->eot};   /* pools each end-of-text */
     const float *y = transformer_forward(&w->t_tf, m->packed ? &m->ttf : NULL, &a->tf, a->emb, s, hook, ud, "txt");
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, y, w->t_ln_w, w->t_ln_b, B * T, W, c->ln_eps);
-    if (hook) hook(ud, "txt.ln_final", a->lnf, (size_t)B * T * W);
-    for (int b = 0; b < B; b++) memcpy(a->pooled + (size_t)b * W, a->lnf + ((size_t)b * T + a->eot[b]) * W, W * sizeof(float));
+    if (a->tf.pooled_out) { /* y holds the end-of-text rows only: ln_final on those */
+        layernorm_forward(a->pooled, a->lnf_mean, a->lnf_rstd, y, w->t_ln_w, w->t_ln_b, B, W, c->ln_eps);
+    } else {
+        layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, y, w->t_ln_w, w->t_ln_b, B * T, W, c->ln_eps);
+        if (hook) hook(ud, "txt.ln_final", a->lnf, (size_t)B * T * W);
+        for (int b = 0; b < B; b++) memcpy(a->pooled + (size_t)b * W, a->lnf + ((size_t)b * T + a->eot[b]) * W, W * sizeof(float));
+    }
     if (hook) hook(ud, "txt.pooled", a->pooled, (size_t)B * W);
     if (m->packed && m->t_proj_pk->data) matmul_prepacked(0, B, 1.0f, a->pooled, W, m->t_proj_pk, 0.0f, a->feat, c->embed_dim, NULL, MATMUL_ACT_NONE);
     else matmul(0, 0, B, c->embed_dim, W, 1.0f, a->pooled, W, w->t_proj, c->embed_dim, 0.0f, a->feat, c->embed_dim);

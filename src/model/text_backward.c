@@ -35,7 +35,7 @@ void text_backward(const clip_model *m, const clip_params *g, const text_acts *a
     layernorm_backward(dxg, g->t_ln_w, g->t_ln_b, dpool, xg, w->t_ln_w, mg, rg, B, W);
     memset(dres, 0, n * sizeof(float));
     for (int b = 0; b < B; b++) memcpy(dres + ((size_t)b * T + a->eot[b]) * W, dxg + (size_t)b * W, W * sizeof(float));
-    tf_shape s = {L, B, T, W, c->text_heads, 1, c->activation};
+    tf_shape s = {L, B, T, W, c->text_heads, 1, c->activation, 0, NULL};
     transformer_backward(&w->t_tf, &g->t_tf, &a->tf, a->emb, dres, tfs, s);
     /* emb[b,t] = tok[id] + pos[t]; the scatter-add runs serially so repeated ids sum in order */
     #pragma omp parallel for schedule(static)

@@ -24,13 +24,17 @@ typedef struct tf_acts {
     float *fch, *fch_act;               /* [S,B*T,4C] */
     float *fcp;                         /* [S,B*T,C] */
     float *res2;                        /* [S,B*T,C] the block's output */
+    int pooled_out;                     /* set by transformer_forward: 1 if it returned [B,C] pooled rows */
 } tf_acts;
 
 /* Floats needed for tf_acts; tf_acts_bind carves them from block. */
 size_t tf_acts_size(int slots, int B, int T, int C, int NH);
 float *tf_acts_bind(tf_acts *a, float *block, int slots, int B, int T, int C, int NH);
 
-typedef struct tf_shape { int L, B, T, C, NH, causal, act; } tf_shape;
+/* pooled: the caller reads one token per sequence (pool[b], or token 0 when pool is NULL), so
+ * the fast path may finish the last block on those rows only (exact: rows are independent after
+ * the attention, which still sees every token). */
+typedef struct tf_shape { int L, B, T, C, NH, causal, act, pooled; const int *pool; } tf_shape;
 
 /* A tower's weight matrices packed in place for the GEMM kernel (model/pack.c), [L] each;
  * an entry with data == NULL is in its plain layout. NULL pointer: all plain (training). */
@@ -38,7 +42,9 @@ typedef struct tf_packed { matmul_packed_b *qkv, *proj, *fc, *fcp; } tf_packed;
 
 /* Runs L blocks over x[B,T,C]; returns a pointer to the output (inside a). pk (may be NULL)
  * gives the packed weights. With a->infer (slots == 1) and no hook, the residual stream is
- * updated in place and bias, activation and residual adds are fused into the GEMMs. */
+ * updated in place and bias, activation and residual adds are fused into the GEMMs; then, with
+ * s.pooled, the output is [B,C] (the pooled token of each sequence) and a->pooled_out is 1.
+ * Otherwise it is [B,T,C] and a->pooled_out is 0. */
 /* (that fast path needs a->infer: training binds one slot too when a tower has one layer) */
 const float *transformer_forward(const tf_weights *w, const tf_packed *pk, tf_acts *a, const float *x, tf_shape s,
                                  clip_act_hook hook, void *ud, const char *prefix);

@@ -52,12 +52,26 @@ static const float *forward_fused(const tf_weights *w, const tf_packed *pk, tf_a
         lin(a->qkv, a->ln1, w->qkv_w + (size_t)l * 3 * C * C, at(pk ? pk->qkv : NULL, l), w->qkv_b + (size_t)l * 3 * C,
             BT, C, 3 * C, 0.0f, MATMUL_ACT_NONE);
         attention_forward(a->atty, a->att, a->qkv, s.B, s.T, C, s.NH, s.causal);
-        lin(res, a->atty, w->proj_w + (size_t)l * C * C, at(pk ? pk->proj : NULL, l), w->proj_b + (size_t)l * C, BT, C, C,
+        const float *ctx = a->atty;
+        int M = BT;
+        if (l == s.L - 1 && s.pooled) {
+            /* only the pooled rows go on: gather their context and residual, and finish on B rows */
+            for (int b = 0; b < s.B; b++) {
+                size_t r = (size_t)b * s.T + (s.pool ? s.pool[b] : 0);
+                memcpy(a->attproj + (size_t)b * C, a->atty + r * C, C * sizeof(float));
+                memcpy(a->res1 + (size_t)b * C, res + r * C, C * sizeof(float));
+            }
+            ctx = a->attproj;
+            res = a->res1;
+            M = s.B;
+            a->pooled_out = 1;
+        }
+        lin(res, ctx, w->proj_w + (size_t)l * C * C, at(pk ? pk->proj : NULL, l), w->proj_b + (size_t)l * C, M, C, C,
             1.0f, MATMUL_ACT_NONE);
-        layernorm_forward(a->ln1, NULL, NULL, res, w->ln2_w + (size_t)l * C, w->ln2_b + (size_t)l * C, BT, C, 1e-5f);
-        lin(a->fch, a->ln1, w->fc_w + (size_t)l * 4 * C * C, at(pk ? pk->fc : NULL, l), w->fc_b + (size_t)l * 4 * C, BT, C,
+        layernorm_forward(a->ln1, NULL, NULL, res, w->ln2_w + (size_t)l * C, w->ln2_b + (size_t)l * C, M, C, 1e-5f);
+        lin(a->fch, a->ln1, w->fc_w + (size_t)l * 4 * C * C, at(pk ? pk->fc : NULL, l), w->fc_b + (size_t)l * 4 * C, M, C,
             4 * C, 0.0f, act);
-        lin(res, a->fch, w->fcp_w + (size_t)l * 4 * C * C, at(pk ? pk->fcp : NULL, l), w->fcp_b + (size_t)l * C, BT, 4 * C,
+        lin(res, a->fch, w->fcp_w + (size_t)l * 4 * C * C, at(pk ? pk->fcp : NULL, l), w->fcp_b + (size_t)l * C, M, 4 * C,
             C, 1.0f, MATMUL_ACT_NONE);
     }
     return res;
@@ -65,6 +79,7 @@ static const float *forward_fused(const tf_weights *w, const tf_packed *pk, tf_a
 
 const float *transformer_forward(const tf_weights *w, const tf_packed *pk, tf_acts *a, const float *x, tf_shape s,
                                  clip_act_hook hook, void *ud, const char *prefix) {
+    a->pooled_out = 0;
     if (a->infer && a->slots == 1 && !hook) return forward_fused(w, pk, a, x, s);
     int C = s.C, BT = s.B * s.T;
     size_t n = (size_t)BT * C;

@@ -59,9 +59,10 @@ void vit_forward(const clip_model *m, vit_acts *a, const float *pixels, int B, f
     if (hook) hook(ud, "vis.embed", a->emb, (size_t)B * T * W);
     layernorm_forward(a->lnpre, a->lnpre_mean, a->lnpre_rstd, a->emb, w->v_ln_pre_w, w->v_ln_pre_b, B * T, W, c->ln_eps);
     if (hook) hook(ud, "vis.ln_pre", a->lnpre, (size_t)B * T * W);
-    tf_shape s = {c->vision_layers, B, T, W, c->vision_heads, 0, c->activation};
+    tf_shape s = {c->vision_layers, B, T, W, c->vision_heads, 0, c->activation, 1, NULL};   /* pools the class token */
     const float *y = transformer_forward(&w->v_tf, m->packed ? &m->vtf : NULL, &a->tf, a->lnpre, s, hook, ud, "vis");
-    for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * W, y + (size_t)b * T * W, W * sizeof(float));
+    size_t stride = a->tf.pooled_out ? 1 : (size_t)T;
+    for (int b = 0; b < B; b++) memcpy(a->cls + (size_t)b * W, y + b * stride * W, W * sizeof(float));
     layernorm_forward(a->lnpost, a->lnpost_mean, a->lnpost_rstd, a->cls, w->v_ln_post_w, w->v_ln_post_b, B, W, c->ln_eps);
     if (hook) hook(ud, "vis.ln_post", a->lnpost, (size_t)B * W);
     if (m->packed && m->v_proj_pk->data) matmul_prepacked(0, B, 1.0f, a->lnpost, W, m->v_proj_pk, 0.0f, a->feat, c->embed_dim, NULL, MATMUL_ACT_NONE);

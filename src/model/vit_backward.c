@@ -26,7 +26,7 @@ void vit_backward(const clip_model *m, const clip_params *g, const vit_acts *a, 
     /* only the class token reaches the output */
     memset(dres, 0, n * sizeof(float));
     for (int b = 0; b < B; b++) memcpy(dres + (size_t)b * T * W, dcls + (size_t)b * W, W * sizeof(float));
-    tf_shape s = {L, B, T, W, c->vision_heads, 0, c->activation};
+    tf_shape s = {L, B, T, W, c->vision_heads, 0, c->activation, 0, NULL};
     transformer_backward(&w->v_tf, &g->v_tf, &a->tf, a->lnpre, dres, tfs, s);
     /* ln_pre; its input gradient lands in the (now free) block scratch */
     float *demb = tfs, *dpe = demb + n;
