@@ -114,6 +114,11 @@ for t in $THREADS; do
         tee "$RAW/torch_t$t.jsonl" >&2
 done
 
+# ---- 4b. clip.c's reduced precisions at the largest thread count, against ORT's fp32 above
+TMAX=${THREADS##* }
+say "clip.c bench_vit --precision bf16,int8, $TMAX thread(s)"
+env $CLIP_ENV build/bench/bench_vit --reps "$REPS" --threads "$TMAX" --precision bf16,int8 | tee "$RAW/clip_prec_t$TMAX.md" >&2 || true
+
 # ---- 5. load time and peak memory, 1 thread, each in a fresh process
 say "load time and peak RSS"
 env $CLIP_ENV build/bench/bench_load "$MODEL" --threads 1 | tee "$RAW/mem_clip.txt" >&2

@@ -32,6 +32,18 @@ def read_clip(path):
     return rows, peak, header
 
 
+def read_clip_prec(path):
+    """bench_vit's rows with a precision column -> {precision: {(what, batch): ms}}."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 9 and cells[0].isdigit() and cells[2] in WHAT:
+            out.setdefault(cells[4], {})[(WHAT[cells[2]], int(cells[3]))] = float(cells[5])
+    return out
+
+
 def read_jsonl(path):
     meta, rows = {}, {}
     if not os.path.exists(path):
@@ -106,6 +118,20 @@ def main():
         w(f"- PyTorch: {tmeta.get('version', '?')}, torch threads {tmeta.get('torch_threads', '?')}, "
           f"OPENBLAS_NUM_THREADS {tmeta.get('openblas_num_threads', '?')}, BLAS loaded: {blas}, "
           f"OpenBLAS core **{tmeta.get('openblas_core', '?')}**\n")
+
+    tmax = threads[-1]
+    prec = read_clip_prec(os.path.join(raw, f"clip_prec_t{tmax}.md"))
+    _, orows = read_jsonl(os.path.join(raw, f"ort_t{tmax}.jsonl"))
+    if prec:
+        w(f"## clip.c in bf16 and int8 ({tmax} threads), against ONNX Runtime fp32 of this run\n")
+        w("Reduced precision is not exact (accuracy: docs/performance.md, \"bf16\" and \"int8\"); "
+          "the ratio is ORT's fp32 time ÷ clip.c's time (above 1: clip.c faster).\n")
+        w("| what | batch | bf16 | int8 | ONNX Runtime fp32 | ORT ÷ bf16 | ORT ÷ int8 |\n|---|---|---|---|---|---|---|")
+        for (what, batch) in sorted(k for k in prec.get("bf16", {})):
+            b, i, o = prec["bf16"].get((what, batch)), prec.get("int8", {}).get((what, batch)), orows.get((what, batch))
+            w(f"| {LABEL[what]} | {batch} | {fmt(b)} | {fmt(i)} | {fmt(o)} | "
+              f"{fmt(o / b if o and b else None, '{:.2f}×')} | {fmt(o / i if o and i else None, '{:.2f}×')} |")
+        w("")
 
     w("## Model load time and peak memory (one process: load ViT-B/32, encode 1 image + 1 text, 1 thread)\n")
     w("| system | what is timed as load | load time (ms) | peak RSS (MB) |\n|---|---|---|---|")
