@@ -347,7 +347,10 @@ int clip_model_save_dtype(const clip_model *m, const char *path, int dtype, clip
  * milliseconds, the page faults move to the first encode, and the pages are shared with the
  * page cache (and other processes mapping the file). Needs AVX-512 to write and to load; a
  * mapped model trains, saves and converts to bf16 like any other (copy-on-write).
- * The model is fp32 (CLIP_ERR_UNSUPPORTED for a bf16-precision one); written atomically. */
+ * Written atomically. A model loaded with precision bf16 or int8 is written as it is (version 2:
+ * its bf16 / int8 matrices in their kernel's panels, about half / a quarter of the fp32 file);
+ * clip_model_load maps such a file without copying, only with opts->precision equal to the file's
+ * (else CLIP_ERR_INVALID) and on a CPU with that kernel (else CLIP_ERR_UNSUPPORTED). */
 int clip_model_save_packed(clip_model *m, const char *path, clip_error *err);
 /* 1 if m's weights are mapped from a packed file. */
 int clip_model_is_mapped(const clip_model *m);

@@ -100,6 +100,18 @@ int model_pack_bf16(clip_model *m, clip_error *err);
 int model_pack_count(clip_model *m);
 int model_packed_mask(const clip_model *m, char *mask);
 int model_bind_packed(clip_model *m, const char *mask, int panel_width, const void *origin, clip_error *err);
+/* Packed bf16 / int8 files (model/native.c, version 2). Each matrix of model_pack's order: its
+ * offset in the block (floats), op(B)'s shape, and whether int8 takes it (model_mats_info fills
+ * out, model_pack_count entries, and returns the count; -1: out of memory). model_mat_code is
+ * its state in m: '0' plain, '1' fp32 panels, 'b' bf16 panels, 'q' int8 panels.
+ * model_bind_quant binds a block (m->params, already bound) whose 'b'/'q' matrices lie in
+ * data[i] instead (not owned), after checking mask is exactly what model_pack_bf16 /
+ * model_pack_int8 make of this architecture; sets m->precision. */
+typedef struct model_mat_info { size_t off; int K, N, q8; } model_mat_info;
+int model_mats_info(clip_model *m, model_mat_info *out);
+char model_mat_code(const clip_model *m, int i);
+int model_bind_quant(clip_model *m, const char *mask, int precision, const model_mat_info *info, void *const *data,
+                     clip_error *err);
 /* 1 if f is a packed model file (its "format" metadata); native_load maps it as a model. */
 int native_is_packed(const struct st_file *f);
 /* Validates a packed file parsed from the buffer base (its whole image: metadata, config, sizes,

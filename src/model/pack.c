@@ -4,6 +4,9 @@
  * saving need the plain layout back (model_unpack). */
 #include "model/model.h"
 #include "core/error.h"
+#include "core/gemm_avx512.h" /* GEMM_NR */
+#include "core/gemm_bf16.h"
+#include "core/gemm_int8.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,4 +222,60 @@ int model_bind_packed(clip_model *m, const char *mask, int panel_width, const vo
     free(mats);
     m->packed = rc ? 0 : any;
     return rc;
+}
+
+/* ---- packed bf16 / int8 files (model/native.c, version 2): where each matrix lies in the
+ * block, and binding packed matrices that lie elsewhere (in the file's own tensors). */
+int model_mats_info(clip_model *m, model_mat_info *out) {
+    int n = list_mats(m, NULL);
+    if (!out || !n) return n;
+    mat *mats = malloc(n * sizeof *mats);
+    if (!mats) return -1;
+    list_mats(m, mats);
+    for (int i = 0; i < n; i++)
+        out[i] = (model_mat_info){(size_t)(mats[i].w - m->params), mats[i].K, mats[i].N, mats[i].q8};
+    free(mats);
+    return n;
+}
+
+char model_mat_code(const clip_model *m, int i) {
+    const matmul_packed_b *d = m->pk && i < m->npk ? m->pk + i : NULL;
+    if (!d || !d->data) return '0';
+    return d->layout == 0 ? '1' : d->layout == 2 ? 'b' : d->layout == 3 ? 'q' : '0';
+}
+
+int model_bind_quant(clip_model *m, const char *mask, int precision, const model_mat_info *info, void *const *data,
+                     clip_error *err) {
+    int n = list_mats(m, NULL);
+    if ((int)strlen(mask) != n) return clip_fail(err, CLIP_ERR_FORMAT, "the packed-matrix list has %d entries; the architecture has %d matrices", (int)strlen(mask), n);
+    if (!n) { m->precision = precision; return 0; }
+    if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
+    if (!m->pk) return clip_fail(err, CLIP_ERR_NOMEM, "out of memory");
+    m->npk = n;
+    bind_views(m);
+    for (int i = 0; i < n; i++) {
+        const model_mat_info *t = info + i;
+        /* exactly what model_pack_bf16 / model_pack_int8 make of this matrix */
+        char want = precision == CLIP_PRECISION_BF16 ? 'b' : t->q8 ? 'q' : t->N % GEMM_NR == 0 ? '1' : '0';
+        memset(m->pk + i, 0, sizeof m->pk[i]);
+        if (mask[i] != want) {
+            m->packed = 0;
+            return clip_fail(err, CLIP_ERR_FORMAT, "matrix %d (%d x %d) is marked '%c'; a %s model has it '%c'", i, t->K, t->N,
+                             mask[i], precision == CLIP_PRECISION_BF16 ? "bf16" : "int8", want);
+        }
+        if (want == '1' && ((t->off * sizeof(float)) & 63)) {
+            m->packed = 0;
+            return clip_fail(err, CLIP_ERR_FORMAT, "matrix %d (%d x %d) does not lie 64-byte aligned", i, t->K, t->N);
+        }
+        if (want == '1')
+            m->pk[i] = (matmul_packed_b){.K = t->K, .N = t->N, .layout = 0, .data = m->params + t->off,
+                                         .bytes = (size_t)t->K * t->N * sizeof(float)};
+        else if (want == 'b')
+            m->pk[i] = (matmul_packed_b){.K = t->K, .N = t->N, .layout = 2, .data = data[i], .bytes = gemm_bf16_packed_bytes(t->K, t->N)};
+        else if (want == 'q')
+            m->pk[i] = (matmul_packed_b){.K = t->K, .N = t->N, .layout = 3, .data = data[i], .bytes = gemm_int8_packed_bytes(t->K, t->N)};
+    }
+    m->packed = 1;
+    m->precision = precision;
+    return 0;
 }
