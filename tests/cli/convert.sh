@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # clip convert: usage errors exit 2, bad input exits 1 leaving no output behind, and the files it
 # writes load in the other verbs with the original's results (packed and f32 exactly, f16 to its
-# rounding).
+# rounding); --packed --precision bf16|int8 files load at that precision only, with bitwise the
+# features of the original loaded at that precision.
 set -u
 CLIP=${CLIP_BIN:-build/clip}
 M=tests/data/golden/tiny-vit/model.safetensors
@@ -63,4 +64,28 @@ $CLIP train --model "$t/init.safetensors" "${TR[@]}" -o "$t/ta.safetensors" 2>/d
 $CLIP train --model "$t/initp.safetensors" "${TR[@]}" -o "$t/tb.safetensors" 2>/dev/null || fail "train from the packed file"
 cmp -s "$t/ta.safetensors" "$t/tb.safetensors" || fail "training from the packed file differs"
 cmp -s "$t/initp.safetensors" "$t/initp.copy" || fail "training changed the packed file"
+
+# packed bf16 / int8 files
+[ "$(code $CLIP convert --model $M -o "$t/q.safetensors" --precision bf16)" = 2 ] || fail "--precision without --packed: not a usage error"
+[ "$(code $CLIP convert --model $M -o "$t/q.safetensors" --packed --precision fp16)" = 2 ] || fail "bad --precision: not a usage error"
+for p in bf16 int8; do
+  $CLIP convert --model $M -o "$t/$p.p.safetensors" --packed --precision $p 2>"$t/err"; rc=$?
+  if [ $rc = 1 ] && grep -q "needs a CPU" "$t/err"; then echo "$p not available on this CPU: packed $p not tested"; continue; fi
+  [ $rc = 0 ] || fail "convert --packed --precision $p: exit $rc: $(cat "$t/err")"
+  $CLIP embed --model $M --precision $p -o "$t/$p.ref.npy" --image $I || fail "embed $p original"
+  $CLIP embed --model "$t/$p.p.safetensors" --precision $p -o "$t/$p.got.npy" --image $I || fail "embed $p file"
+  $CLIP embed --model $M --precision $p -o "$t/$p.reft.npy" --text "a tree" || fail "embed text $p original"
+  $CLIP embed --model "$t/$p.p.safetensors" --precision $p -o "$t/$p.gott.npy" --text "a tree" || fail "embed text $p file"
+  cmp -s "$t/$p.ref.npy" "$t/$p.got.npy" && cmp -s "$t/$p.reft.npy" "$t/$p.gott.npy" || fail "packed $p: features differ from the original at $p"
+  [ "$(code $CLIP embed --model "$t/$p.p.safetensors" -o "$t/x.npy" --text "a tree")" = 1 ] || fail "packed $p loaded as fp32: not exit 1"
+  grep -q "$p.p.safetensors" "$t/err" && grep -q "precision $p" "$t/err" || fail "packed $p as fp32: message: $(cat "$t/err")"
+  [ "$(code $CLIP convert --model "$t/$p.p.safetensors" -o "$t/x.safetensors" --packed)" = 1 ] || fail "packed $p -> fp32: not exit 1"
+  head -c 20000 "$t/$p.p.safetensors" > "$t/cut.safetensors"
+  [ "$(code $CLIP embed --model "$t/cut.safetensors" --precision $p -o "$t/x.npy" --text "a tree")" = 1 ] || fail "truncated packed $p: not exit 1"
+  [ -e "$t/x.npy" ] || [ -e "$t/x.safetensors" ] && fail "a failed run left an output"
+  $CLIP convert --model "$t/p.safetensors" -o "$t/$p.p2.safetensors" --packed --precision $p 2>/dev/null || fail "packed fp32 -> packed $p"
+  cmp -s "$t/$p.p.safetensors" "$t/$p.p2.safetensors" || fail "packed $p from the packed fp32 file differs"
+  [ "$(stat -c %s "$t/$p.p.safetensors")" -lt "$(stat -c %s "$t/p.safetensors")" ] || fail "packed $p not smaller than packed fp32"
+done
+ls "$t" | grep -q '\.tmp\.' && fail "a temporary file was left behind"
 echo ok
