@@ -8,7 +8,7 @@
  * --cold first drops the file's pages from the page cache (posix_fadvise DONTNEED: this file
  * only), so the first load, or a packed file's first encodes, read it from the disk; the encodes
  * then follow the first load (no reloads).
- * Usage: build/bench/bench_load MODEL.safetensors [--reps N] [--threads N] [--cold]
+ * Usage: build/bench/bench_load MODEL.safetensors [--reps N] [--threads N] [--cold] [--precision fp32|bf16|int8]
  * Prints one line: load_first_ms=.. load_median_ms=.. image_ms=.. text_ms=.. maxrss_mb=.. ... */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +33,18 @@ static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, 
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int reps = 3, threads = 1, cold = 0;
+    int reps = 3, threads = 1, cold = 0, precision = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cold")) cold = 1;
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            if ((precision = clip_precision_from_name(argv[++i])) < 0) { fprintf(stderr, "bench_load: --precision fp32|bf16|int8\n"); return 2; }
+        }
         else if (argv[i][0] != '-' && !path) path = argv[i];
-        else { fprintf(stderr, "usage: bench_load MODEL.safetensors [--reps N] [--threads N] [--cold]\n"); return 2; }
+        else { fprintf(stderr, "usage: bench_load MODEL.safetensors [--reps N] [--threads N] [--cold] [--precision fp32|bf16|int8]\n"); return 2; }
     }
-    if (!path) { fprintf(stderr, "usage: bench_load MODEL.safetensors [--reps N] [--threads N] [--cold]\n"); return 2; }
+    if (!path) { fprintf(stderr, "usage: bench_load MODEL.safetensors [--reps N] [--threads N] [--cold] [--precision fp32|bf16|int8]\n"); return 2; }
     if (cold) {
         int fd = open(path, O_RDONLY);
         if (fd < 0 || fdatasync(fd) || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)) { fprintf(stderr, "bench_load: --cold: cannot drop %s\n", path); return 1; }
@@ -53,13 +56,14 @@ int main(int argc, char **argv) {
     clip_set_threads(threads);
     clip_error e = {0};
     double t[64], t0 = now();
-    clip_model *m = clip_model_load(path, NULL, &e);
+    clip_load_opts o = {.activation = -1, .precision = precision};
+    clip_model *m = clip_model_load(path, &o, &e);
     double first = now() - t0;
     if (!m) { fprintf(stderr, "bench_load: %s\n", e.msg); return 1; }
     for (int r = 0; r < reps; r++) { /* reloads replace the model, so the peak stays one model's */
         clip_model_free(m);
         t0 = now();
-        m = clip_model_load(path, NULL, &e);
+        m = clip_model_load(path, &o, &e);
         t[r] = now() - t0;
         if (!m) { fprintf(stderr, "bench_load: %s\n", e.msg); return 1; }
     }
