@@ -256,16 +256,13 @@ int model_bind_quant(clip_model *m, const char *mask, int precision, const model
     for (int i = 0; i < n; i++) {
         const model_mat_info *t = info + i;
         /* exactly what model_pack_bf16 / model_pack_int8 make of this matrix */
-        char want = precision == CLIP_PRECISION_BF16 ? 'b' : t->q8 ? 'q' : t->N % GEMM_NR == 0 ? '1' : '0';
+        /* (matmul_pack_b_inplace takes a width a multiple of the panel, lying 64-byte aligned) */
+        char want = precision == CLIP_PRECISION_BF16 ? 'b' : t->q8 ? 'q' : t->N % GEMM_NR == 0 && !((t->off * sizeof(float)) & 63) ? '1' : '0';
         memset(m->pk + i, 0, sizeof m->pk[i]);
         if (mask[i] != want) {
             m->packed = 0;
             return clip_fail(err, CLIP_ERR_FORMAT, "matrix %d (%d x %d) is marked '%c'; a %s model has it '%c'", i, t->K, t->N,
                              mask[i], precision == CLIP_PRECISION_BF16 ? "bf16" : "int8", want);
-        }
-        if (want == '1' && ((t->off * sizeof(float)) & 63)) {
-            m->packed = 0;
-            return clip_fail(err, CLIP_ERR_FORMAT, "matrix %d (%d x %d) does not lie 64-byte aligned", i, t->K, t->N);
         }
         if (want == '1')
             m->pk[i] = (matmul_packed_b){.K = t->K, .N = t->N, .layout = 0, .data = m->params + t->off,
