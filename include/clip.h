@@ -138,7 +138,7 @@ typedef struct clip_train_opts {
     uint64_t seed;           /* shuffling and augmentation */
     int augment;             /* random resized crop, scale crop_scale_min-1.0 (0.9: open_clip's default) */
     float crop_scale_min;    /* the crop's smallest share of the image area (default 0.9) */
-    float color_jitter;      /* brightness/contrast/saturation factors in 1 ± this (default 0: off) */
+    float color_jitter;      /* brightness/contrast/saturation factors in 1 ± this, in [0, 1] (default 0: off) */
     int hflip;               /* random horizontal flips (default 0) */
     int workers;             /* data threads (decode + augment ahead of the compute) */
     int prefetch;            /* batches prepared ahead */

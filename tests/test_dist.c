@@ -208,6 +208,13 @@ int main(void) {
     o.batch_size = B; o.dist = &d;
     trainer t;
     CHECK(trainer_init(&t, m, &o, &e) == CLIP_ERR_INVALID, "batch 8 over 3 processes is refused");
+    /* augmentation settings outside their ranges are refused (a zeroed struct has crop scale 0) */
+    clip_train_opts_defaults(&o);
+    o.batch_size = B; o.crop_scale_min = 0;
+    CHECK(trainer_init(&t, m, &o, &e) == CLIP_ERR_INVALID, "crop_scale_min 0 is refused");
+    clip_train_opts_defaults(&o);
+    o.batch_size = B; o.color_jitter = 1.5f;
+    CHECK(trainer_init(&t, m, &o, &e) == CLIP_ERR_INVALID, "color_jitter 1.5 is refused");
     clip_model_free(m);
     TEST_END();
 }

@@ -28,6 +28,9 @@ int trainer_init(trainer *t, clip_model *m, const clip_train_opts *o, clip_error
     if (o->batch_size < 2 || o->accum_steps < 1 || o->batch_size % nproc || (o->batch_size / nproc) % o->accum_steps)
         return clip_fail(err, CLIP_ERR_INVALID, "batch size %d must be at least 2 and a multiple of %d process(es) x %d micro-batches",
                          o->batch_size, nproc, o->accum_steps);
+    if (o->augment && (!(o->crop_scale_min > 0 && o->crop_scale_min <= 1) || !(o->color_jitter >= 0 && o->color_jitter <= 1)))
+        return clip_fail(err, CLIP_ERR_INVALID, "augmentation: crop_scale_min %g must be in (0, 1] and color_jitter %g in [0, 1] "
+                         "(clip_train_opts_defaults sets 0.9 and 0)", (double)o->crop_scale_min, (double)o->color_jitter);
     int rc = model_unpack(m, err);   /* training updates the checkpoint layout (model/pack.c) */
     if (rc) return rc;
     t->m = m;

@@ -16,6 +16,7 @@ set +e
 "$CLIP" train --model "$T/init.safetensors" 2>/dev/null; [ $? -eq 2 ] || fail "train without data should exit 2"
 "$CLIP" train --model "$T/init.safetensors" --crop-scale 0 2>/dev/null; [ $? -eq 2 ] || fail "--crop-scale 0 should exit 2"
 "$CLIP" train --model "$T/init.safetensors" --color-jitter -1 2>/dev/null; [ $? -eq 2 ] || fail "a negative --color-jitter should exit 2"
+"$CLIP" train --model "$T/init.safetensors" --color-jitter 1.5 2>/dev/null; [ $? -eq 2 ] || fail "--color-jitter 1.5 should exit 2"
 "$CLIP" train --model "$T/init.safetensors" --pixels "$T/none.npy" --tokens $D/tokens.npy 2>"$T/err"; [ $? -eq 1 ] || fail "missing pixels should exit 1"
 grep -q none.npy "$T/err" || fail "the error should name the file"
 set -e

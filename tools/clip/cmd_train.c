@@ -27,7 +27,7 @@ static void help(void) {
            "  --val-pixels, --val-tokens, --val-data   held-out set for the evaluation loss\n"
            "  --no-augment         no augmentation (default: random resized crop, scale 0.9-1.0)\n"
            "  --crop-scale S       the random crop's smallest share of the image area (default 0.9)\n"
-           "  --color-jitter F     brightness, contrast and saturation factors in 1 +- F (default 0)\n"
+           "  --color-jitter F     brightness, contrast and saturation factors in 1 +- F, F in [0, 1] (default 0)\n"
            "  --hflip              random horizontal flips\n"
            "  --cache-images       (--data) decode every image once and keep it in memory (small sets)\n"
            "  --background RRGGBB  (--data) composite transparent images onto this colour (default: drop alpha, as PIL)\n"
@@ -117,7 +117,12 @@ int cmd_train(int argc, char **argv) {
         INT("--checkpoint-every", 0, o.ckpt_every) INT("--eval-every", 0, o.eval_every) INT("--print-every", 0, print_every)
         INT("--stop-after", 0, o.stop_after) INT("--threads", 1, threads)
         FLT("--lr", o.lr) FLT("--wd", o.weight_decay) FLT("--beta1", o.beta1) FLT("--beta2", o.beta2) FLT("--eps", o.eps)
-        FLT("--grad-clip", o.grad_clip) FLT("--color-jitter", o.color_jitter)
+        FLT("--grad-clip", o.grad_clip)
+        if (!strcmp(a, "--color-jitter") && more) {
+            if (parse_float(argv[++i], &fv) || !(fv >= 0 && fv <= 1)) return cli_usage("train", USAGE, "--color-jitter needs a number in [0, 1]");
+            o.color_jitter = fv;
+            continue;
+        }
         if (!strcmp(a, "--crop-scale") && more) {
             if (parse_float(argv[++i], &fv) || !(fv > 0 && fv <= 1)) return cli_usage("train", USAGE, "--crop-scale needs a number in (0, 1]");
             o.crop_scale_min = fv;
