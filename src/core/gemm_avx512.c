@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
 #define INLINE static inline __attribute__((always_inline))
@@ -46,9 +48,22 @@ int gemm_avx512_available(void) {
     return cached;
 }
 
+#ifndef ARCH_REQ_XCOMP_PERM
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#endif
+#define XFEATURE_XTILEDATA 18
+
+int gemm_amx_tiles_permitted(void) {
+    static int cached = -1;
+    /* Linux hands out the 8 KB tile state only on request; it fails where the OS or the
+     * hypervisor does not enable it (XCR0), which is the check we want */
+    if (cached < 0) cached = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    return cached;
+}
+
 /* ---------------------------------------------------------------- activations */
 
-static float act_scalar(float x, int act) {
+float gemm_act_scalar(float x, int act) {
     if (act == MATMUL_ACT_QUICKGELU) return x / (1.0f + expf(-1.702f * x));
     if (act == MATMUL_ACT_GELU) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     return x;
@@ -96,7 +111,7 @@ INLINE TGT void store16(float *c, __m512 v, __mmask16 m, const epilogue *e, cons
     } else if (e->act == MATMUL_ACT_GELU) { /* rare (open_clip models): scalar erff */
         float t[16];
         _mm512_storeu_ps(t, v);
-        for (int j = 0; j < 16; j++) t[j] = act_scalar(t[j], MATMUL_ACT_GELU);
+        for (int j = 0; j < 16; j++) t[j] = gemm_act_scalar(t[j], MATMUL_ACT_GELU);
         v = _mm512_loadu_ps(t);
     }
     _mm512_mask_storeu_ps(c, m, v);
@@ -307,7 +322,7 @@ static void rect_plain(const gemm_job *g, int m0, int m1, int n0, int n1) {
             }
             float *c = g->C + (long)i * g->ldc + j;
             float v = g->alpha * s + (g->beta != 0 ? g->beta * *c : 0) + (g->bias ? g->bias[j] : 0);
-            *c = act_scalar(v, g->act);
+            *c = gemm_act_scalar(v, g->act);
         }
 }
 
@@ -365,8 +380,8 @@ static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
 /* How nt threads tile C: tm row groups x tn column groups. Tall products split rows (each
  * thread then reads all of B but packs only its own A); short ones split columns, so the
  * weights are streamed once in total. */
-static void split(int M, int N, int nt, int *tm, int *tn) {
-    int tiles_m = (M + MR - 1) / MR, panels_n = (N + NR - 1) / NR;
+static void split(int M, int N, int row_gran, int col_gran, int nt, int *tm, int *tn) {
+    int tiles_m = (M + row_gran - 1) / row_gran, panels_n = (N + col_gran - 1) / col_gran;
     *tm = 1;
     *tn = nt;
     for (int d = nt; d >= 1; d--) {
@@ -375,6 +390,29 @@ static void split(int M, int N, int nt, int *tm, int *tn) {
     }
     while (*tn > 1 && panels_n < *tn) { *tn /= 2; } /* too few panels: leave threads idle */
 }
+
+void gemm_run_tiled(int M, int N, int row_gran, int col_gran, int nt,
+                    void (*rect_fn)(void *ctx, int m0, int m1, int n0, int n1), void *ctx) {
+    int tm, tn;
+    split(M, N, row_gran, col_gran, nt < 1 ? 1 : nt, &tm, &tn);
+    nt = tm * tn;
+    if (nt == 1) { rect_fn(ctx, 0, M, 0, N); return; }
+    int tiles_m = (M + row_gran - 1) / row_gran, panels_n = (N + col_gran - 1) / col_gran;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        if (nth == nt) {
+            int ti = t / tn, tj = t % tn;
+            int m0 = (int)((long)tiles_m * ti / tm) * row_gran, m1 = min_i(M, (int)((long)tiles_m * (ti + 1) / tm) * row_gran);
+            int n0 = (int)((long)panels_n * tj / tn) * col_gran, n1 = min_i(N, (int)((long)panels_n * (tj + 1) / tn) * col_gran);
+            rect_fn(ctx, m0, m1, n0, n1);
+        } else if (t == 0) { /* the runtime gave fewer threads (nested region): do it all */
+            rect_fn(ctx, 0, M, 0, N);
+        }
+    }
+}
+
+static void rect_job(void *g, int m0, int m1, int n0, int n1) { rect(g, m0, m1, n0, n1); }
 
 void gemm_avx512(int transA, int transB, int M, int N, int K, float alpha,
                  const float *A, int lda, const float *B, int ldb, const float *Bp,
@@ -385,28 +423,12 @@ void gemm_avx512(int transA, int transB, int M, int N, int K, float alpha,
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {
                 float *c = C + (long)i * ldc + j;
-                *c = act_scalar((beta != 0 ? beta * *c : 0) + (bias ? bias[j] : 0), act);
+                *c = gemm_act_scalar((beta != 0 ? beta * *c : 0) + (bias ? bias[j] : 0), act);
             }
         return;
     }
     double flops = 2.0 * M * N * K;
     int nt = nthreads < 1 ? 1 : nthreads;
     if (flops < 4e6) nt = 1; /* a parallel region costs more than it saves */
-    int tm, tn;
-    split(M, N, nt, &tm, &tn);
-    nt = tm * tn;
-    if (nt == 1) { rect(&g, 0, M, 0, N); return; }
-    int tiles_m = (M + MR - 1) / MR, panels_n = (N + NR - 1) / NR;
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        if (nth == nt) {
-            int ti = t / tn, tj = t % tn;
-            int m0 = (int)((long)tiles_m * ti / tm) * MR, m1 = min_i(M, (int)((long)tiles_m * (ti + 1) / tm) * MR);
-            int n0 = (int)((long)panels_n * tj / tn) * NR, n1 = min_i(N, (int)((long)panels_n * (tj + 1) / tn) * NR);
-            rect(&g, m0, m1, n0, n1);
-        } else if (t == 0) { /* the runtime gave fewer threads (nested region): do it all */
-            rect(&g, 0, M, 0, N);
-        }
-    }
+    gemm_run_tiled(M, N, MR, NR, nt, rect_job, &g);
 }

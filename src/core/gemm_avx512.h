@@ -9,6 +9,18 @@
 
 /* 1 if this CPU (and OS) runs AVX-512F code; checked once. */
 int gemm_avx512_available(void);
+/* 1 if Linux granted this process the AMX tile state (asked once; refused where the OS or the
+ * hypervisor does not enable it). The bf16 and int8 kernels check their CPUID bits besides. */
+int gemm_amx_tiles_permitted(void);
+
+/* The epilogue's activation on one value (a matmul_act), for the scalar paths of every kernel. */
+float gemm_act_scalar(float x, int act);
+
+/* Runs rect(ctx, m0, m1, n0, n1) over C[M,N] on nt threads, each thread owning one rectangle:
+ * rows split for tall products (row_gran rows per unit), columns for short ones (col_gran per
+ * unit), so the threads share nothing inside a product. The shared driver of every kernel. */
+void gemm_run_tiled(int M, int N, int row_gran, int col_gran, int nt,
+                    void (*rect)(void *ctx, int m0, int m1, int n0, int n1), void *ctx);
 
 /* Floats a packed op(B)[K,N] takes: ceil(N/NR) panels of K x NR, zero padded. */
 size_t gemm_avx512_packed_size(int K, int N);

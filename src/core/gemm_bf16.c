@@ -15,13 +15,10 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
-#include <omp.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
 #define TGT_BF __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,avx512bf16")))
@@ -34,11 +31,6 @@
 #define MB 128 /* rows of op(A) converted at a time: 128 x 3072 bf16 = 768 KB, inside the L2 */
 #define RG 32  /* row granularity of the thread split (one AMX block) */
 
-#ifndef ARCH_REQ_XCOMP_PERM
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#endif
-#define XFEATURE_XTILEDATA 18
-
 typedef int32_t __attribute__((may_alias)) i32_alias;
 
 static int min_i(int a, int b) { return a < b ? a : b; }
@@ -48,11 +40,8 @@ int gemm_bf16_amx_available(void) {
     static int cached = -1;
     if (cached < 0) {
         unsigned a, b, c, d;
-        int cpu = gemm_avx512_available() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1) /* AMX-BF16 */ &&
-                  (d >> 24 & 1) /* AMX-TILE */;
-        /* Linux hands out the 8 KB tile state only on request; it fails where the OS or the
-         * hypervisor does not enable it (XCR0), which is the check we want */
-        cached = cpu && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+        cached = gemm_avx512_available() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1) /* AMX-BF16 */ &&
+                 (d >> 24 & 1) /* AMX-TILE */ && gemm_amx_tiles_permitted();
     }
     return cached;
 }
@@ -145,12 +134,6 @@ typedef struct {
 
 static uint16_t *abuf_get(size_t elems) { return thread_scratch(SCRATCH_GEMM_BF16, elems * sizeof(uint16_t)); }
 
-static float act_scalar(float x, int act) {
-    if (act == MATMUL_ACT_QUICKGELU) return x / (1.0f + expf(-1.702f * x));
-    if (act == MATMUL_ACT_GELU) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    return x;
-}
-
 /* ---------------------------------------------------------------- plain loops */
 
 /* The same arithmetic (A rounded to bf16, fp32 sums) without vector code: for tests, and
@@ -167,7 +150,7 @@ static void rect_scalar(const job *g, int m0, int m1, int n0, int n1) {
                 }
             float *c = g->C + (long)i * g->ldc + j;
             float v = g->alpha * s + (g->beta != 0 ? g->beta * *c : 0) + (g->bias ? g->bias[j] : 0);
-            *c = act_scalar(v, g->act);
+            *c = gemm_act_scalar(v, g->act);
         }
 }
 
@@ -298,16 +281,10 @@ static void rect(int kernel, const job *g, int m0, int m1, int n0, int n1) {
     else rect_avx512(g, m0, m1, n0, n1, abuf);
 }
 
-/* Threads tile C as the fp32 kernel does: rows for tall products, columns for short ones. */
-static void split(int M, int N, int nt, int *tm, int *tn) {
-    int tiles_m = (M + RG - 1) / RG, panels_n = (N + NR - 1) / NR;
-    *tm = 1;
-    *tn = nt;
-    for (int d = nt; d >= 1; d--) {
-        if (nt % d) continue;
-        if (tiles_m >= 4 * d || d == 1) { *tm = d; *tn = nt / d; break; }
-    }
-    while (*tn > 1 && panels_n < *tn) *tn /= 2;
+typedef struct { int kernel; const job *g; } tiled;
+static void rect_tiled(void *ctx, int m0, int m1, int n0, int n1) {
+    const tiled *t = ctx;
+    rect(t->kernel, t->g, m0, m1, n0, n1);
 }
 
 void gemm_bf16(int kernel, int transA, int M, int N, int K, float alpha, const float *A, int lda,
@@ -317,21 +294,6 @@ void gemm_bf16(int kernel, int transA, int M, int N, int K, float alpha, const f
     if (K <= 0 || alpha == 0.0f || kernel == GEMM_BF16_NONE) kernel = GEMM_BF16_SCALAR; /* no product: act(beta C + bias) */
     int nt = nthreads < 1 ? 1 : nthreads;
     if (2.0 * M * N * (K > 0 ? K : 0) < 4e6) nt = 1;
-    int tm, tn;
-    split(M, N, nt, &tm, &tn);
-    nt = tm * tn;
-    if (nt == 1) { rect(kernel, &g, 0, M, 0, N); return; }
-    int tiles_m = (M + RG - 1) / RG, panels_n = (N + NR - 1) / NR;
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        if (nth == nt) {
-            int ti = t / tn, tj = t % tn;
-            int m0 = (int)((long)tiles_m * ti / tm) * RG, m1 = min_i(M, (int)((long)tiles_m * (ti + 1) / tm) * RG);
-            int n0 = (int)((long)panels_n * tj / tn) * NR, n1 = min_i(N, (int)((long)panels_n * (tj + 1) / tn) * NR);
-            rect(kernel, &g, m0, m1, n0, n1);
-        } else if (t == 0) {
-            rect(kernel, &g, 0, M, 0, N);
-        }
-    }
+    tiled t = {kernel, &g};
+    gemm_run_tiled(M, N, RG, NR, nt, rect_tiled, &t);
 }

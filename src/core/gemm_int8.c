@@ -17,13 +17,10 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
-#include <omp.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
 #define TGT_VNNI __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,avx512vnni")))
@@ -36,11 +33,6 @@
 #define MB 128 /* rows of op(A) quantized at a time: 128 x 3072 bytes = 384 KB, inside the L2 */
 #define RG 32  /* row granularity of the thread split (one AMX block) */
 
-#ifndef ARCH_REQ_XCOMP_PERM
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#endif
-#define XFEATURE_XTILEDATA 18
-
 typedef int32_t __attribute__((may_alias)) i32_alias;
 
 static int min_i(int a, int b) { return a < b ? a : b; }
@@ -50,10 +42,8 @@ int gemm_int8_amx_available(void) {
     static int cached = -1;
     if (cached < 0) {
         unsigned a, b, c, d;
-        int cpu = gemm_avx512_available() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 25 & 1) /* AMX-INT8 */ &&
-                  (d >> 24 & 1) /* AMX-TILE */;
-        /* the tile state is granted only on request (and refused where XCR0 lacks it) */
-        cached = cpu && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+        cached = gemm_avx512_available() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 25 & 1) /* AMX-INT8 */ &&
+                 (d >> 24 & 1) /* AMX-TILE */ && gemm_amx_tiles_permitted();
     }
     return cached;
 }
@@ -182,12 +172,6 @@ typedef struct {
  * contents are not kept between calls anyway. */
 static void *abuf_get(size_t bytes) { return thread_scratch(SCRATCH_GEMM_BF16, bytes); }
 
-static float act_scalar(float x, int act) {
-    if (act == MATMUL_ACT_QUICKGELU) return x / (1.0f + expf(-1.702f * x));
-    if (act == MATMUL_ACT_GELU) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    return x;
-}
-
 /* acc (int32 block, row stride 32) -> fp32 C block through the epilogue: the sums are scaled
  * by sb[col] then sa[row] (the plain loops do the same, in the same order); flip: subtract
  * 128 * column sums (the VNNI kernel's unsigned A). */
@@ -226,7 +210,7 @@ static void rect_scalar(const job *g, int m0, int m1, int n0, int n1) {
             float *c = g->C + (long)i * g->ldc + j;
             float p = ((float)s * g->sb[j]) * sa;
             float v = g->alpha * p + (g->beta != 0 ? g->beta * *c : 0) + (g->bias ? g->bias[j] : 0);
-            *c = act_scalar(v, g->act);
+            *c = gemm_act_scalar(v, g->act);
         }
     }
 }
@@ -357,16 +341,10 @@ static void rect(int kernel, const job *g, int m0, int m1, int n0, int n1) {
     else rect_vnni(g, m0, m1, n0, n1, abuf, sa);
 }
 
-/* Threads tile C as the fp32 kernel does: rows for tall products, columns for short ones. */
-static void split(int M, int N, int nt, int *tm, int *tn) {
-    int tiles_m = (M + RG - 1) / RG, panels_n = (N + NR - 1) / NR;
-    *tm = 1;
-    *tn = nt;
-    for (int d = nt; d >= 1; d--) {
-        if (nt % d) continue;
-        if (tiles_m >= 4 * d || d == 1) { *tm = d; *tn = nt / d; break; }
-    }
-    while (*tn > 1 && panels_n < *tn) *tn /= 2;
+typedef struct { int kernel; const job *g; } tiled;
+static void rect_tiled(void *ctx, int m0, int m1, int n0, int n1) {
+    const tiled *t = ctx;
+    rect(t->kernel, t->g, m0, m1, n0, n1);
 }
 
 void gemm_int8(int kernel, int transA, int M, int N, int K, float alpha, const float *A, int lda,
@@ -379,21 +357,6 @@ void gemm_int8(int kernel, int transA, int M, int N, int K, float alpha, const f
     if (K <= 0 || alpha == 0.0f || kernel == GEMM_INT8_NONE) kernel = GEMM_INT8_SCALAR; /* no product: act(beta C + bias) */
     int nt = nthreads < 1 ? 1 : nthreads;
     if (2.0 * M * N * (K > 0 ? K : 0) < 4e6) nt = 1;
-    int tm, tn;
-    split(M, N, nt, &tm, &tn);
-    nt = tm * tn;
-    if (nt == 1) { rect(kernel, &g, 0, M, 0, N); return; }
-    int tiles_m = (M + RG - 1) / RG, panels_n = (N + NR - 1) / NR;
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        if (nth == nt) {
-            int ti = t / tn, tj = t % tn;
-            int m0 = (int)((long)tiles_m * ti / tm) * RG, m1 = min_i(M, (int)((long)tiles_m * (ti + 1) / tm) * RG);
-            int n0 = (int)((long)panels_n * tj / tn) * NR, n1 = min_i(N, (int)((long)panels_n * (tj + 1) / tn) * NR);
-            rect(kernel, &g, m0, m1, n0, n1);
-        } else if (t == 0) {
-            rect(kernel, &g, 0, M, 0, N);
-        }
-    }
+    tiled t = {kernel, &g};
+    gemm_run_tiled(M, N, RG, NR, nt, rect_tiled, &t);
 }
