@@ -121,40 +121,17 @@ int model_unpack(clip_model *m, clip_error *err) {
     return 0;
 }
 
-int model_pack_bf16(clip_model *m, clip_error *err) {
-    if (m->precision == CLIP_PRECISION_BF16) return 0;
-    if (!matmul_bf16_kernel())
-        return clip_fail(err, CLIP_ERR_UNSUPPORTED,
-                         "precision bf16 needs a CPU with AMX-BF16 or AVX512_BF16 (and AVX-512); this one has "
-                         "neither: use fp32");
-    int rc = model_unpack(m, err); /* from the checkpoint layout */
-    if (rc) return rc;
-    mat *mats;
-    float *tmp;
-    int n = begin_convert(m, &mats, &tmp, err);
-    if (n < 0) return n;
-    if (!n) { m->precision = CLIP_PRECISION_BF16; return 0; }
-    for (int i = 0; i < n && !rc; i++)
-        rc = matmul_pack_b_bf16_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
-    free(tmp);
-    free(mats);
-    /* on failure (out of memory) some matrices may already be bf16: the model is unusable */
-    if (rc) return clip_fail(err, rc, "out of memory converting the weights to bf16");
-    m->packed = 1;
-    m->precision = CLIP_PRECISION_BF16;
-    return 0;
-}
-
-/* int8 for the blocks' Linears and the patch embedding (~99.9% of the products; a patch's
- * pixels quantize to about their own 8-bit resolution). The final projections write the
- * features themselves and are few FLOPs: int8 there tripled the golden image error, so they
- * keep fp32 (docs/performance.md, "int8", has the measurements). */
-int model_pack_int8(clip_model *m, clip_error *err) {
-    if (m->precision == CLIP_PRECISION_INT8) return 0;
-    if (!matmul_int8_kernel())
-        return clip_fail(err, CLIP_ERR_UNSUPPORTED,
-                         "precision int8 needs a CPU with AMX-INT8 or AVX512_VNNI (and AVX-512); this one has "
-                         "neither: use fp32");
+/* Converts the Linear weights in place to bf16 or int8 (prec). int8 covers the blocks' Linears
+ * and the patch embedding (~99.9% of the products; a patch's pixels quantize to about their own
+ * 8-bit resolution). The final projections write the features themselves and are few FLOPs:
+ * int8 there tripled the golden image error, so they keep fp32 (docs/performance.md, "int8"). */
+static int pack_reduced(clip_model *m, int prec, clip_error *err) {
+    if (m->precision == prec) return 0;
+    int q8 = prec == CLIP_PRECISION_INT8;
+    const char *name = q8 ? "int8" : "bf16";
+    if (!(q8 ? matmul_int8_kernel() : matmul_bf16_kernel()))
+        return clip_fail(err, CLIP_ERR_UNSUPPORTED, "precision %s needs a CPU with %s (and AVX-512); this one has neither: use fp32",
+                         name, q8 ? "AMX-INT8 or AVX512_VNNI" : "AMX-BF16 or AVX512_BF16");
     int rc = model_unpack(m, err); /* from the checkpoint layout */
     if (rc) return rc;
     mat *mats;
@@ -162,19 +139,23 @@ int model_pack_int8(clip_model *m, clip_error *err) {
     int n = begin_convert(m, &mats, &tmp, err);
     if (n < 0) return n;
     for (int i = 0; i < n && !rc; i++) {
-        if (mats[i].q8)
-            rc = matmul_pack_b_int8_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
+        const mat *x = &mats[i];
+        if (!q8) rc = matmul_pack_b_bf16_inplace(m->pk + i, x->transB, x->K, x->N, x->w, tmp);
+        else if (x->q8) rc = matmul_pack_b_int8_inplace(m->pk + i, x->transB, x->K, x->N, x->w, tmp);
         else /* fp32 panels where the kernel takes them; else the forward uses the plain matrix */
-            (void)matmul_pack_b_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp);
+            (void)matmul_pack_b_inplace(m->pk + i, x->transB, x->K, x->N, x->w, tmp);
     }
     free(tmp);
     free(mats);
-    /* on failure (out of memory) some matrices may already be int8: the model is unusable */
-    if (rc) return clip_fail(err, rc, "out of memory converting the weights to int8");
-    m->packed = 1;
-    m->precision = CLIP_PRECISION_INT8;
+    /* on failure (out of memory) some matrices may already be converted: the model is unusable */
+    if (rc) return clip_fail(err, rc, "out of memory converting the weights to %s", name);
+    m->packed = n > 0;
+    m->precision = prec;
     return 0;
 }
+
+int model_pack_bf16(clip_model *m, clip_error *err) { return pack_reduced(m, CLIP_PRECISION_BF16, err); }
+int model_pack_int8(clip_model *m, clip_error *err) { return pack_reduced(m, CLIP_PRECISION_INT8, err); }
 
 int clip_precision_from_name(const char *name) {
     if (!name) return -1;
