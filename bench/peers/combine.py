@@ -14,8 +14,12 @@ WHAT = {"encode_image": "image", "encode_text (77 tokens)": "text"}
 LABEL = {"image": "encode_image (224², ms/image)", "text": "encode_text (77 tokens, ms/text)"}
 
 
-def read_clip(path):
-    """bench_vit's markdown rows -> ({(what, batch): ms}, sgemm peak, header line)."""
+CAPTION = "encode_text (12-token caption)"
+
+
+def read_bench_vit(path):
+    """bench_vit's markdown table -> ({precision: {(what, batch): ms}}, sgemm peak, header line);
+    what is bench_vit's own label. Rows without a precision column are fp32."""
     rows, peak, header = {}, None, ""
     if not os.path.exists(path):
         return rows, peak, header
@@ -23,36 +27,35 @@ def read_clip(path):
         if line.startswith("#"):
             header = line[1:].strip()
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        # | threads | sgemm | what | batch | [precision |] ms/item | ...: fp32 rows only
-        if len(cells) in (7, 9) and cells[0].isdigit() and cells[2] in WHAT:
-            if len(cells) == 9 and cells[4] != "fp32":
-                continue
+        # | threads | sgemm | what | batch | [precision |] ms/item | ...
+        if len(cells) in (7, 9) and cells[0].isdigit() and cells[2].startswith("encode_"):
+            prec, ms = (cells[4], cells[5]) if len(cells) == 9 else ("fp32", cells[4])
             peak = float(cells[1])
-            rows[(WHAT[cells[2]], int(cells[3]))] = float(cells[5 if len(cells) == 9 else 4])
+            rows.setdefault(prec, {})[(cells[2], int(cells[3]))] = float(ms)
     return rows, peak, header
 
 
+def by_kind(rows):
+    """{(bench_vit label, batch): ms} -> {(image|text, batch): ms} for the rows the peers also run."""
+    return {(WHAT[w], b): ms for (w, b), ms in rows.items() if w in WHAT}
+
+
+def read_clip(path):
+    """fp32 rows -> ({(what, batch): ms}, sgemm peak, header line)."""
+    rows, peak, header = read_bench_vit(path)
+    return by_kind(rows.get("fp32", {})), peak, header
+
+
 def read_caption(path):
-    """bench_vit's fp32 12-token caption rows -> {batch: ms}."""
-    out = {}
-    if os.path.exists(path):
-        for line in open(path):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) == 9 and cells[0].isdigit() and cells[2] == "encode_text (12-token caption)" and cells[4] == "fp32":
-                out[int(cells[3])] = float(cells[5])
-    return out
+    """fp32 12-token caption rows -> {batch: ms}."""
+    rows, _, _ = read_bench_vit(path)
+    return {b: ms for (w, b), ms in rows.get("fp32", {}).items() if w == CAPTION}
 
 
 def read_clip_prec(path):
-    """bench_vit's rows with a precision column -> {precision: {(what, batch): ms}}."""
-    out = {}
-    if not os.path.exists(path):
-        return out
-    for line in open(path):
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 9 and cells[0].isdigit() and cells[2] in WHAT:
-            out.setdefault(cells[4], {})[(WHAT[cells[2]], int(cells[3]))] = float(cells[5])
-    return out
+    """rows of every precision -> {precision: {(what, batch): ms}}."""
+    rows, _, _ = read_bench_vit(path)
+    return {prec: by_kind(r) for prec, r in rows.items()}
 
 
 def read_jsonl(path):
