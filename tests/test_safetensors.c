@@ -65,6 +65,9 @@ int main(void) {
     CHECK(parse_status(b, n, msg) == CLIP_ERR_FORMAT, "negative dim");
     n = mk(b, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8, 0);
     CHECK(parse_status(b, n, msg) == CLIP_ERR_FORMAT, "overflowing shape");
+    /* a second __metadata__ with more keys than the first once wrote past the key arrays (fuzzer) */
+    n = mk(b, "{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"b\":\"2\",\"c\":\"3\",\"d\":\"4\"}}", 0, 0);
+    CHECK(parse_status(b, n, msg) == CLIP_ERR_FORMAT && strstr(msg, "two __metadata__"), "two __metadata__ entries: %s", msg);
 
     /* round trip through the writer, F16 / BF16 reading */
     clip_error e = {0};

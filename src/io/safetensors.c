@@ -72,6 +72,7 @@ int st_parse(const uint8_t *buf, size_t len, const char *fname, st_file *f, clip
         if (!it->string) { rc = clip_fail(err, CLIP_ERR_FORMAT, "%s: header entry without a name", fname); break; }
         if (!strcmp(it->string, "__metadata__")) {
             if (!cJSON_IsObject(it)) { rc = clip_fail(err, CLIP_ERR_FORMAT, "%s: __metadata__ is not an object", fname); break; }
+            if (f->meta_keys) { rc = clip_fail(err, CLIP_ERR_FORMAT, "%s: the header has two __metadata__ entries", fname); break; }
             int nm = 0;
             for (cJSON *m = it->child; m; m = m->next) nm++;
             f->meta_keys = calloc(nm + 1, sizeof(char *));
