@@ -5,7 +5,8 @@
  * with one set reused by every block (29 MB: mostly cached). The difference is what the weight
  * stream costs beyond the arithmetic. Also measures plain read bandwidth (an AVX-512 sum over
  * 350 MB), the bound for a batch-1 pass. Best of 15 passes each.
- * Usage: bench_stream [-m 50] [-t 1,2] */
+ * --f16: the weights are fp16 values (as OpenAI's checkpoints are), stored as fp16 panels (exact).
+ * Usage: bench_stream [-m 50] [-t 1,2] [--f16] */
 #include "core/matmul.h"
 #include "clip.h"
 #include <immintrin.h>
@@ -56,13 +57,14 @@ static double pass_ms(matmul_packed_b pk[L][NMAT], int distinct, int M, const fl
 }
 
 int main(int argc, char **argv) {
-    int M = 50, threads[4] = {1, 2}, nth = 2;
+    int M = 50, threads[4] = {1, 2}, nth = 2, f16 = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-m") && i + 1 < argc) M = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--f16")) f16 = 1;
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
             nth = 0;
             for (char *s = strtok(argv[++i], ","); s && nth < 4; s = strtok(NULL, ",")) threads[nth++] = atoi(s);
-        } else { fprintf(stderr, "usage: bench_stream [-m rows] [-t 1,2]\n"); return 2; }
+        } else { fprintf(stderr, "usage: bench_stream [-m rows] [-t 1,2] [--f16]\n"); return 2; }
     }
     if (M < 1 || M > 4096 || nth < 1) { fprintf(stderr, "bench_stream: bad -m or -t\n"); return 2; }
     static matmul_packed_b pk[L][NMAT];
@@ -70,12 +72,21 @@ int main(int argc, char **argv) {
     for (int l = 0; l < L; l++)
         for (int j = 0; j < NMAT; j++) {
             int K = KN[j][0], N = KN[j][1];
-            float *w = malloc((size_t)K * N * sizeof(float));
+            float *w = aligned_alloc(64, (size_t)K * N * sizeof(float));
             if (!w) { fprintf(stderr, "bench_stream: out of memory\n"); return 1; }
-            for (size_t i = 0; i < (size_t)K * N; i++) w[i] = (float)((i * 2654435761u + l) % 1000) / 1000.0f - 0.5f;
-            if (matmul_pack_b(&pk[l][j], 1, K, N, w, K)) { fprintf(stderr, "bench_stream: packing failed\n"); return 1; }
-            free(w);
-            bytes += (size_t)K * N * sizeof(float);
+            /* k/1024 - 0.5 is an fp16 value; the fp32 set is not */
+            for (size_t i = 0; i < (size_t)K * N; i++)
+                w[i] = (float)((i * 2654435761u + l) % 1000) / (f16 ? 1024.0f : 1000.0f) - 0.5f;
+            if (f16) {
+                float *tmp = malloc((size_t)K * N * sizeof(float));
+                if (!tmp || matmul_pack_b_inplace_f16(&pk[l][j], 1, K, N, w, tmp)) {
+                    fprintf(stderr, "bench_stream: fp16 packing failed\n"); return 1; }
+                free(tmp);  /* w now belongs to pk (not owned: leaked at exit) */
+            } else {
+                if (matmul_pack_b(&pk[l][j], 1, K, N, w, K)) { fprintf(stderr, "bench_stream: packing failed\n"); return 1; }
+                free(w);
+            }
+            bytes += pk[l][j].bytes;
         }
     float *A = malloc((size_t)M * 3072 * sizeof(float)), *C = malloc((size_t)M * 3072 * sizeof(float));
     size_t nbw = bytes / sizeof(float) / 64 * 64;
@@ -85,8 +96,8 @@ int main(int argc, char **argv) {
     memset(big, 0, nbw * sizeof(float));
     double flops = 0;
     for (int j = 0; j < NMAT; j++) flops += 2.0 * M * KN[j][0] * KN[j][1] * L;
-    printf("# ViT-B/32's 48 block products at M=%d: %.2f GFLOP, weights %.0f MB (matmul backend %s)\n", M, flops / 1e9,
-           bytes / 1e6, matmul_backend());
+    printf("# ViT-B/32's 48 block products at M=%d: %.2f GFLOP, weights %.0f MB %s (matmul backend %s)\n", M, flops / 1e9,
+           bytes / 1e6, f16 ? "fp16 panels" : "fp32 panels", matmul_backend());
     printf("| threads | read GB/s | weights cached: ms (GFLOP/s) | weights streamed: ms (GFLOP/s) | stream cost ms | "
            "stream alone ms |\n|---|---|---|---|---|---|\n");
     for (int ti = 0; ti < nth; ti++) {
@@ -97,7 +108,7 @@ int main(int argc, char **argv) {
                distinct, flops / distinct / 1e6, distinct - shared, bytes / gbs / 1e6);
     }
     for (int l = 0; l < L; l++)
-        for (int j = 0; j < NMAT; j++) matmul_packed_b_free(&pk[l][j]);
+        for (int j = 0; j < NMAT; j++) { if (f16) free(pk[l][j].data); else matmul_packed_b_free(&pk[l][j]); }
     free(A); free(C); free(big);
     return 0;
 }

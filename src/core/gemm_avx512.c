@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+#define TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
 
 #define MR GEMM_MR
@@ -43,7 +43,7 @@ int gemm_avx512_available(void) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                 __builtin_cpu_supports("fma");
+                 __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     }
     return cached;
 }
@@ -131,9 +131,11 @@ TGT void gemm_avx512_epilogue(float *c, long ldc, const float *v, int ldv, int r
 }
 
 /* C[mr, nr] (+)= A panel (kc x mr, k-major) * B panel (kc x NR); mr is a constant after
- * inlining, so the accumulators live in zmm registers. */
-INLINE TGT void kernel_body(const int mr, int kc, const float *restrict a, const float *restrict b,
-                            float *c, long ldc, int nr, const epilogue *e, const float *next) {
+ * inlining, so the accumulators live in zmm registers. half: the B panel holds fp16 values
+ * (uint16_t, same layout), widened exactly on load; bout (half only, may be NULL) receives the
+ * widened panel so the rest of the A tiles can use the fp32 kernel on it. */
+INLINE TGT void kernel_body(const int mr, const int half, int kc, const float *restrict a, const void *restrict bv,
+                            float *restrict bout, float *c, long ldc, int nr, const epilogue *e, const void *next) {
     __m512 c0[MR], c1[MR];
 #pragma GCC unroll 16
     for (int i = 0; i < mr; i++) { /* fetch the C tile now, its misses overlap the FMAs */
@@ -141,13 +143,26 @@ INLINE TGT void kernel_body(const int mr, int kc, const float *restrict a, const
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
     }
+    const float *b = bv;
+    const uint16_t *bh = bv;
     for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-        _mm_prefetch((const char *)(b + PF_K * NR), _MM_HINT_T0);      /* the B panel streams from L2/L3 */
-        _mm_prefetch((const char *)(b + PF_K * NR + 16), _MM_HINT_T0);
-        if (next) { /* the next weight panel, into L2 while this one computes (few rows: B-bound) */
-            _mm_prefetch((const char *)(next + (long)k * NR), _MM_HINT_T1);
-            _mm_prefetch((const char *)(next + (long)k * NR + 16), _MM_HINT_T1);
+        __m512 b0, b1;
+        if (half) { /* one 64-byte line per k: half the stream of the fp32 panel */
+            b0 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)bh));
+            b1 = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(bh + 16)));
+            _mm_prefetch((const char *)(bh + PF_K * NR), _MM_HINT_T0);
+            if (next) _mm_prefetch((const char *)((const uint16_t *)next + (long)k * NR), _MM_HINT_T1);
+            if (bout) { _mm512_store_ps(bout + k * NR, b0); _mm512_store_ps(bout + k * NR + 16, b1); }
+            bh += NR;
+        } else {
+            b0 = _mm512_load_ps(b); b1 = _mm512_load_ps(b + 16);
+            _mm_prefetch((const char *)(b + PF_K * NR), _MM_HINT_T0);      /* the B panel streams from L2/L3 */
+            _mm_prefetch((const char *)(b + PF_K * NR + 16), _MM_HINT_T0);
+            if (next) { /* the next weight panel, into L2 while this one computes (few rows: B-bound) */
+                _mm_prefetch((const char *)((const float *)next + (long)k * NR), _MM_HINT_T1);
+                _mm_prefetch((const char *)((const float *)next + (long)k * NR + 16), _MM_HINT_T1);
+            }
+            b += NR;
         }
 #pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
@@ -156,7 +171,6 @@ INLINE TGT void kernel_body(const int mr, int kc, const float *restrict a, const
             c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
         }
         a += mr;
-        b += NR;
     }
     __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
     __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
@@ -166,18 +180,29 @@ INLINE TGT void kernel_body(const int mr, int kc, const float *restrict a, const
     }
 }
 
-typedef void (*kernel_fn)(int kc, const float *a, const float *b, float *c, long ldc, int nr,
-                          const epilogue *e, const float *next);
+typedef void (*kernel_fn)(int kc, const float *a, const void *b, float *bout, float *c, long ldc, int nr,
+                          const epilogue *e, const void *next);
+/* One function per row count and B type; the branches on next/bout are hoisted out of the loop. */
 #define KERNEL(R) \
-    static TGT void kernel_##R(int kc, const float *a, const float *b, float *c, long ldc, int nr, \
-                               const epilogue *e, const float *next) { \
-        if (next) kernel_body(R, kc, a, b, c, ldc, nr, e, next); \
-        else kernel_body(R, kc, a, b, c, ldc, nr, e, NULL); }
+    static TGT void kernel_##R(int kc, const float *a, const void *b, float *bout, float *c, long ldc, int nr, \
+                               const epilogue *e, const void *next) { \
+        (void)bout; \
+        if (next) kernel_body(R, 0, kc, a, b, NULL, c, ldc, nr, e, next); \
+        else kernel_body(R, 0, kc, a, b, NULL, c, ldc, nr, e, NULL); } \
+    static TGT void kernel_h##R(int kc, const float *a, const void *b, float *bout, float *c, long ldc, int nr, \
+                                const epilogue *e, const void *next) { \
+        if (next && bout) kernel_body(R, 1, kc, a, b, bout, c, ldc, nr, e, next); \
+        else if (next) kernel_body(R, 1, kc, a, b, NULL, c, ldc, nr, e, next); \
+        else if (bout) kernel_body(R, 1, kc, a, b, bout, c, ldc, nr, e, NULL); \
+        else kernel_body(R, 1, kc, a, b, NULL, c, ldc, nr, e, NULL); }
 KERNEL(1) KERNEL(2) KERNEL(3) KERNEL(4) KERNEL(5) KERNEL(6) KERNEL(7)
 KERNEL(8) KERNEL(9) KERNEL(10) KERNEL(11) KERNEL(12) KERNEL(13) KERNEL(14)
 static const kernel_fn kernels[MR + 1] = {
     NULL, kernel_1, kernel_2, kernel_3, kernel_4, kernel_5, kernel_6, kernel_7,
     kernel_8, kernel_9, kernel_10, kernel_11, kernel_12, kernel_13, kernel_14};
+static const kernel_fn kernels_h[MR + 1] = {
+    NULL, kernel_h1, kernel_h2, kernel_h3, kernel_h4, kernel_h5, kernel_h6, kernel_h7,
+    kernel_h8, kernel_h9, kernel_h10, kernel_h11, kernel_h12, kernel_h13, kernel_h14};
 
 /* ---------------------------------------------------------------- packing */
 
@@ -294,12 +319,59 @@ void gemm_avx512_unpack_b(int transB, int K, int N, const float *src, float *B) 
     }
 }
 
+/* ---------------------------------------------------------------- fp16 panels
+ * Weights that are fp16 values held in fp32 (OpenAI's released checkpoints are fp16) can be
+ * stored in half the bytes and widened on load, exactly: same products, same sums, bit for bit.
+ * Batch-1 inference streams every weight once, so this halves its memory traffic. */
+
+TGT int gemm_avx512_f16_exact(const float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m512 r = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        if (_mm512_cmpneq_epi32_mask(_mm512_castps_si512(v), _mm512_castps_si512(r))) return 0;
+    }
+    if (i < n) {
+        __mmask16 m = mask_n((int)(n - i));
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 r = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        if (_mm512_mask_cmpneq_epi32_mask(m, _mm512_castps_si512(v), _mm512_castps_si512(r))) return 0;
+    }
+    return 1;
+}
+
+TGT void gemm_avx512_narrow_f16(const float *src, size_t n, uint16_t *dst) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+TGT void gemm_avx512_widen_f16(const uint16_t *src, size_t n, float *dst) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+    for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
+}
+
+/* kc rows of nc/NR fp16 panels (panel p at src + p*stride halves) -> fp32 panels back to back. */
+static TGT void widen_block(const uint16_t *src, long stride, int kc, int nc, float *dst) {
+    for (int jr = 0; jr < nc; jr += NR) {
+        const uint16_t *s = src + (long)(jr / NR) * stride;
+        for (int k = 0; k < kc; k++) {
+            _mm512_store_ps(dst + k * NR, _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(s + k * NR))));
+            _mm512_store_ps(dst + k * NR + 16, _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(s + k * NR + 16))));
+        }
+        dst += (long)kc * NR;
+    }
+}
+
 /* ---------------------------------------------------------------- driver */
 
 typedef struct {
     int transA, transB, M, N, K;
     float alpha, beta;
     const float *A, *B, *Bp;
+    const uint16_t *Bh; /* fp16 panels (instead of Bp) */
     int lda, ldb, ldc;
     float *C;
     const float *bias;
@@ -310,13 +382,14 @@ typedef struct {
 static float *scratch(size_t floats) { return thread_scratch(SCRATCH_GEMM_F32, floats * sizeof(float)); }
 
 /* Plain loops for when a packing buffer cannot be had: slow but correct. */
-static void rect_plain(const gemm_job *g, int m0, int m1, int n0, int n1) {
+static TGT void rect_plain(const gemm_job *g, int m0, int m1, int n0, int n1) {
     for (int i = m0; i < m1; i++)
         for (int j = n0; j < n1; j++) {
             float s = 0;
             for (int k = 0; k < g->K; k++) {
                 float a = g->transA ? g->A[(long)k * g->lda + i] : g->A[(long)i * g->lda + k];
-                float b = g->Bp ? g->Bp[(long)(j / NR) * g->K * NR + (long)k * NR + j % NR]
+                long pi = (long)(j / NR) * g->K * NR + (long)k * NR + j % NR;
+                float b = g->Bp ? g->Bp[pi] : g->Bh ? _cvtsh_ss(g->Bh[pi])
                                 : g->transB ? g->B[(long)j * g->ldb + k] : g->B[(long)k * g->ldb + j];
                 s += a * b;
             }
@@ -330,19 +403,30 @@ static void rect_plain(const gemm_job *g, int m0, int m1, int n0, int n1) {
 static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
     if (m0 >= m1 || n0 >= n1) return;
     int K = g->K;
-    size_t a_floats = (size_t)MC * KC, b_floats = g->Bp ? 0 : (size_t)KC * NC;
+    /* fp16 weights: with a single A block (few rows) the first tile widens each panel as it
+     * streams in and the other tiles reuse it from L1; with more rows, a block is widened once
+     * into bbuf like a packed B and then every A block runs the fp32 kernel on it. */
+    int half_inline = g->Bh && m1 - m0 <= MC;
+    size_t a_floats = (size_t)MC * KC, b_floats = g->Bp ? 0 : half_inline ? (size_t)KC * NR : (size_t)KC * NC;
     float *buf = scratch(a_floats + b_floats);
     if (!buf) { rect_plain(g, m0, m1, n0, n1); return; }
     float *abuf = buf, *bbuf = buf + a_floats;
+    int prepacked = g->Bp || g->Bh; /* weights that stream from memory in panel order */
     for (int jc = n0; jc < n1; jc += NC) {
         int nc = min_i(NC, n1 - jc);
         for (int pc = 0; pc < K; pc += KC) {
             int kc = min_i(KC, K - pc);
             const float *bblk;
-            long bstride; /* floats from one B panel to the next */
+            const uint16_t *hblk = NULL; /* half_inline: this block's fp16 panels */
+            long bstride; /* elements from one B panel to the next */
             if (g->Bp) {
                 bblk = g->Bp + (long)(jc / NR) * K * NR + (long)pc * NR;
                 bstride = (long)K * NR;
+            } else if (g->Bh) {
+                hblk = g->Bh + (long)(jc / NR) * K * NR + (long)pc * NR;
+                bstride = (long)K * NR;
+                bblk = bbuf;
+                if (!half_inline) { widen_block(hblk, bstride, kc, nc, bbuf); bstride = (long)kc * NR; hblk = NULL; }
             } else {
                 pack_b(g->transB, g->B, g->ldb, pc, kc, jc, nc, bbuf);
                 bblk = bbuf;
@@ -356,20 +440,33 @@ static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = min_i(NR, nc - jr);
                     e.bias = last && g->bias ? g->bias + jc + jr : NULL;
-                    const float *bp = bblk + (long)(jr / NR) * bstride;
                     /* Prepacked weights stream from memory: the first tile also pulls the panel that
                      * comes next (in this depth block, else the next one) into L2, so with few rows
                      * the stream overlaps all of this panel's work (12-token caption: -18%).
                      * Two panels ahead was no better. */
-                    const float *next = NULL;
-                    if (g->Bp) {
+                    const void *next = NULL;
+                    if (g->Bp && prepacked) {
+                        const float *bp = bblk + (long)(jr / NR) * bstride;
                         if (jr + NR < nc) next = bp + bstride;
                         else if (pc + kc < K) next = g->Bp + (long)(jc / NR) * K * NR + (long)(pc + kc) * NR;
+                    } else if (hblk) {
+                        const uint16_t *hp = hblk + (long)(jr / NR) * bstride;
+                        if (jr + NR < nc) next = hp + bstride;
+                        else if (pc + kc < K) next = g->Bh + (long)(jc / NR) * K * NR + (long)(pc + kc) * NR;
                     }
-                    for (int ir = 0; ir < mc; ir += MR) {
+                    float *cc = g->C + (long)ic * g->ldc + jc + jr;
+                    int ir = 0;
+                    if (hblk) { /* the first tile widens the fp16 panel into bbuf for the others */
+                        int mr = min_i(MR, mc);
+                        kernels_h[mr](kc, abuf, hblk + (long)(jr / NR) * bstride, mc > MR ? bbuf : NULL, cc, g->ldc,
+                                      nr, &e, next);
+                        ir = MR;
+                    }
+                    const float *bp = hblk ? bbuf : bblk + (long)(jr / NR) * bstride;
+                    for (; ir < mc; ir += MR) {
                         int mr = min_i(MR, mc - ir);
-                        kernels[mr](kc, abuf + (long)ir * kc, bp, g->C + (long)(ic + ir) * g->ldc + jc + jr,
-                                    g->ldc, nr, &e, ir == 0 ? next : NULL);
+                        kernels[mr](kc, abuf + (long)ir * kc, bp, NULL, cc + (long)ir * g->ldc, g->ldc, nr, &e,
+                                    ir == 0 ? next : NULL);
                     }
                 }
             }
@@ -415,10 +512,10 @@ void gemm_run_tiled(int M, int N, int row_gran, int col_gran, int nt,
 static void rect_job(void *g, int m0, int m1, int n0, int n1) { rect(g, m0, m1, n0, n1); }
 
 void gemm_avx512(int transA, int transB, int M, int N, int K, float alpha,
-                 const float *A, int lda, const float *B, int ldb, const float *Bp,
+                 const float *A, int lda, const float *B, int ldb, const float *Bp, const uint16_t *Bh,
                  float beta, float *C, int ldc, const float *bias, int act, int nthreads) {
     if (M <= 0 || N <= 0) return;
-    gemm_job g = {transA, transB, M, N, K, alpha, beta, A, B, Bp, lda, ldb, ldc, C, bias, act};
+    gemm_job g = {transA, transB, M, N, K, alpha, beta, A, B, Bp, Bh, lda, ldb, ldc, C, bias, act};
     if (K <= 0 || alpha == 0.0f) { /* no product: C = act(beta*C + bias), A and B unread */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {

@@ -3,6 +3,7 @@
 #ifndef CLIP_CORE_GEMM_AVX512_H
 #define CLIP_CORE_GEMM_AVX512_H
 #include <stddef.h>
+#include <stdint.h>
 
 #define GEMM_MR 14 /* rows of C per micro-tile */
 #define GEMM_NR 32 /* columns of C per micro-tile = width of a packed B panel (2 zmm) */
@@ -31,11 +32,19 @@ void gemm_avx512_pack_b(int transB, int K, int N, const float *B, int ldb, float
  * K x N, ldb = N). */
 void gemm_avx512_unpack_b(int transB, int K, int N, const float *src, float *B);
 
+/* fp16-exact weights (core/matmul.h, layout 4): 1 if each of x[0..n) converts to fp16 and back
+ * unchanged (bitwise); narrow/widen convert n values (exactly, for such values). narrow may
+ * work in place (dst == (uint16_t *)src). */
+int gemm_avx512_f16_exact(const float *x, size_t n);
+void gemm_avx512_narrow_f16(const float *src, size_t n, uint16_t *dst);
+void gemm_avx512_widen_f16(const uint16_t *src, size_t n, float *dst);
+
 /* C[M,N] = act(alpha * op(A) op(B) + beta * C + bias), row-major. Bp (may be NULL) is op(B)
- * already packed by gemm_avx512_pack_b; then B/ldb/transB are ignored. bias: N floats or NULL.
+ * already packed by gemm_avx512_pack_b; Bh (may be NULL) the same panels narrowed to fp16
+ * (exact values only); with either, B/ldb/transB are ignored. bias: N floats or NULL.
  * act: a matmul_act. nthreads: OpenMP threads to use (>= 1). */
 void gemm_avx512(int transA, int transB, int M, int N, int K, float alpha,
-                 const float *A, int lda, const float *B, int ldb, const float *Bp,
+                 const float *A, int lda, const float *B, int ldb, const float *Bp, const uint16_t *Bh,
                  float beta, float *C, int ldc, const float *bias, int act, int nthreads);
 /* C[i,j] = act(alpha * V[i,j] + beta * C[i,j] + bias[j]) over a rows x cols block (V: ldv);
  * beta == 0 leaves C unread. The fused epilogue, for kernels that produce V another way. */

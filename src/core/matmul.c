@@ -66,7 +66,7 @@ void matmul_bias_act(int transA, int transB, int M, int N, int K, float alpha,
     if (M <= 0 || N <= 0) return;
     if (use_avx512()) {
         openblas_threads_for(1);
-        gemm_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, bias, act, threads());
+        gemm_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, NULL, NULL, beta, C, ldc, bias, act, threads());
     } else {
         blas_bias_act(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, act);
     }
@@ -217,9 +217,36 @@ int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *
     return 0;
 }
 
+/* ---------------------------------------------------------------- fp16-exact fp32 weights */
+
+static int g_no_f16 = 0; /* matmul_force_f16_weights */
+void matmul_force_f16_weights(int which) { g_no_f16 = which == 1; }
+
+int matmul_pack_b_inplace_f16(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp) {
+    memset(pb, 0, sizeof *pb);
+    if (g_no_f16 || !use_avx512() || K <= 0 || N <= 0 || N % GEMM_NR || ((uintptr_t)B & 63) || !tmp)
+        return CLIP_ERR_UNSUPPORTED;
+    size_t n = (size_t)K * N;
+    if (!gemm_avx512_f16_exact(B, n)) return CLIP_ERR_UNSUPPORTED;
+    memcpy(tmp, B, n * sizeof(float));
+    gemm_avx512_pack_b(transB, K, N, tmp, transB ? K : N, B);
+    gemm_avx512_narrow_f16(B, n, (uint16_t *)B); /* in place: each value lands at or below where it was read */
+    /* the matrix's second half is dead: give its whole pages back */
+    size_t bytes = n * sizeof(uint16_t), have = n * sizeof(float);
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)B + bytes + page - 1) & ~(page - 1), hi = ((uintptr_t)B + have) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    *pb = (matmul_packed_b){.K = K, .N = N, .layout = 4, .owned = 0, .data = B, .bytes = bytes};
+    return 0;
+}
+
 void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp) {
-    if (!pb->data || pb->layout != 0 || pb->owned) return;
+    if (!pb->data || pb->owned || (pb->layout != 0 && pb->layout != 4)) return;
     size_t n = (size_t)pb->K * pb->N;
+    if (pb->layout == 4) { /* fp16 panels -> fp32 panels, in place (via tmp), then as below */
+        memcpy(tmp, pb->data, n * sizeof(uint16_t));
+        gemm_avx512_widen_f16((const uint16_t *)tmp, n, pb->data);
+    }
     memcpy(tmp, pb->data, n * sizeof(float));
     gemm_avx512_unpack_b(transB, pb->K, pb->N, tmp, pb->data);
     memset(pb, 0, sizeof *pb);
@@ -242,9 +269,10 @@ void matmul_prepacked(int transA, int M, float alpha, const float *A, int lda,
         openblas_threads_for(1);
         gemm_bf16(bf16_kernel(), transA, M, B->N, B->K, alpha, A, lda, (const uint16_t *)B->data, beta, C, ldc, bias,
                   act, threads());
-    } else if (B->layout == 0) {
+    } else if (B->layout == 0 || B->layout == 4) {
         openblas_threads_for(1);
-        gemm_avx512(transA, 0, M, B->N, B->K, alpha, A, lda, NULL, 0, B->data, beta, C, ldc, bias, act, threads());
+        gemm_avx512(transA, 0, M, B->N, B->K, alpha, A, lda, NULL, 0, B->layout == 0 ? B->data : NULL,
+                    B->layout == 4 ? (const uint16_t *)B->data : NULL, beta, C, ldc, bias, act, threads());
     } else {
         blas_bias_act(transA, 0, M, B->N, B->K, alpha, A, lda, B->data, B->N > 0 ? B->N : 1, beta, C, ldc,
                       bias, act);

@@ -32,7 +32,9 @@ typedef struct matmul_packed_b {
     int K, N;
     int layout;  /* internal: 0 = AVX-512 panels, 1 = plain op(B) row-major for OpenBLAS,
                     2 = bf16 panels (matmul_pack_b_bf16; data then holds uint16_t),
-                    3 = int8 panels + column scales (matmul_pack_b_int8) */
+                    3 = int8 panels + column scales (matmul_pack_b_int8),
+                    4 = layout 0's panels narrowed to fp16, for fp16-exact weights
+                    (matmul_pack_b_inplace_f16; data then holds uint16_t) */
     int owned;   /* 1: data was allocated by the packer (matmul_packed_b_free frees it) */
     float *data; /* 64-byte aligned */
     size_t bytes;
@@ -50,7 +52,15 @@ void matmul_packed_b_free(matmul_packed_b *pb); /* frees data only if owned */
  * CLIP_ERR_UNSUPPORTED and leaves B alone (the caller keeps using matmul on it).
  * tmp: K*N floats of scratch. */
 int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp);
-/* Undoes matmul_pack_b_inplace (same transB): pb->data gets op(B)'s original layout back. */
+/* The same, storing the panels in fp16 when every value of B is exactly an fp16 number (OpenAI's
+ * released checkpoints are fp16): products are widened on load and bitwise equal to layout 0's,
+ * with half the bytes to stream (batch-1 inference reads every weight once per call). The pages
+ * of B's unused second half are returned to the OS. CLIP_ERR_UNSUPPORTED, B untouched: some
+ * value is not fp16-exact, or matmul_pack_b_inplace's conditions fail, or f16 is switched off. */
+int matmul_pack_b_inplace_f16(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp);
+/* For tests and benchmarks: 0 (default) fp16 storage where exact, 1 never (fp32 panels always). */
+void matmul_force_f16_weights(int which);
+/* Undoes matmul_pack_b_inplace or _f16 (same transB): pb->data gets op(B)'s original layout back. */
 void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp);
 
 /* C[M,N] = act(alpha * op(A)[M,K] * B + beta * C + bias) with B from matmul_pack_b.

@@ -470,8 +470,9 @@ int native_save(clip_model *m, const char *path, clip_error *err) {
         return clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: the packed layout is the AVX-512 kernel's and this CPU has no AVX-512: "
                          "a packed file cannot be made here", path);
     /* matrices the kernel cannot take (a width not a multiple of the panel) stay plain, marked '0' */
-    int was_plain = !m->packed, n = model_pack_count(m), rc;
-    if (was_plain && (rc = model_pack(m, err))) return rc;
+    /* fp32 panels throughout (fp16-exact matrices held as fp16 panels are widened for the write) */
+    int was_packed = m->packed, n = model_pack_count(m), rc;
+    if ((rc = model_unpack(m, err)) || (rc = model_pack_fp32_panels(m, err))) return rc;
     char *mask = malloc((size_t)n + 1), *cfg = config_to_json(&m->cfg), *oai = model_config_json(&m->cfg);
     char nr[16], total[32];
     snprintf(nr, sizeof nr, "%d", GEMM_NR);
@@ -485,8 +486,9 @@ int native_save(clip_model *m, const char *path, clip_error *err) {
         rc = st_save_ex(path, &item, 1, meta, (int)(sizeof meta / sizeof meta[0]) / 2, ST_F32, NATIVE_ALIGN, err);
     }
     free(mask); free(cfg); free(oai);
-    if (was_plain) {   /* leave the model as it came */
+    {   /* leave the model as it came */
         int rc2 = model_unpack(m, rc ? NULL : err);
+        if (!rc2 && was_packed) rc2 = model_pack(m, rc ? NULL : err);
         if (!rc) rc = rc2;
     }
     return rc;

@@ -81,7 +81,9 @@ static int begin_convert(clip_model *m, mat **mats_out, float **tmp_out, clip_er
     return n;
 }
 
-int model_pack(clip_model *m, clip_error *err) {
+/* f16: store fp16-exact matrices as fp16 panels (exact; model_pack), or not (packed files hold
+ * fp32 panels). */
+static int pack_fp32(clip_model *m, int f16, clip_error *err) {
     if (m->packed) return 0;
     if (m->precision != CLIP_PRECISION_FP32) return 0; /* already in its final form */
     mat *mats;
@@ -90,13 +92,17 @@ int model_pack(clip_model *m, clip_error *err) {
     if (n <= 0) return n;
     int any = 0;
     for (int i = 0; i < n; i++) {
-        if (!matmul_pack_b_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp)) any = 1;
+        if (f16 && !matmul_pack_b_inplace_f16(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp)) any = 1;
+        else if (!matmul_pack_b_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp)) any = 1;
     }
     free(tmp);
     free(mats);
     m->packed = any;
     return 0;
 }
+
+int model_pack(clip_model *m, clip_error *err) { return pack_fp32(m, 1, err); }
+int model_pack_fp32_panels(clip_model *m, clip_error *err) { return pack_fp32(m, 0, err); }
 
 int model_unpack(clip_model *m, clip_error *err) {
     if (m->precision != CLIP_PRECISION_FP32) {

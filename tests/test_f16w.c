@@ -1,0 +1,145 @@
+/* fp16-exact weights (matmul layout 4): for a B whose values are all fp16 numbers, the fp16
+ * panels must give C bitwise equal to the fp32 panels, on every path the driver takes (one A
+ * block with the first tile widening the panel for the others; several A blocks widened per
+ * block; row counts at and around the 14-row tile and the 84-row block; depths across the
+ * 256 block; bias, activation, beta), on 1 and 2 threads; unpacking must give B back bitwise;
+ * a B with one non-fp16 value must be refused and left untouched. Then a whole model: the
+ * golden tiny ViT with its weights rounded to fp16 encodes bitwise equal with and without
+ * fp16 storage. */
+#include "testutil.h"
+#include "core/matmul.h"
+#include "core/gemm_avx512.h"
+#include <stdint.h>
+
+static unsigned long long rng = 0x9E3779B97F4A7C15ull;
+static float urand(void) { /* xorshift64, uniform in [-1, 1) */
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / (double)(1ull << 52) - 1.0);
+}
+/* An fp16 number: 11 significant bits, exponents from subnormal to large. */
+static float f16val(int i) {
+    float v = (float)((int)(urand() * 2048)) / 1024.0f; /* [-2, 2) in steps of 2^-10 */
+    if (i % 97 == 0) v = ldexpf((float)((int)(urand() * 1024)), -24); /* subnormal fp16 */
+    if (i % 101 == 0) v = -0.0f;
+    if (i % 103 == 0) v = 65504.0f;
+    return v;
+}
+
+static float *alloc64(size_t n) { return aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63); }
+
+static void check_product(int tA, int tB, int M, int N, int K, float beta, int with_bias, matmul_act act) {
+    size_t nb = (size_t)K * N;
+    float *B = alloc64(nb), *B32 = alloc64(nb), *orig = malloc(nb * sizeof(float)), *tmp = malloc(nb * sizeof(float));
+    float *A = malloc((size_t)M * K * sizeof(float)), *bias = malloc(N * sizeof(float));
+    float *C0 = malloc((size_t)M * N * sizeof(float)), *C16 = malloc((size_t)M * N * sizeof(float)),
+          *C32 = malloc((size_t)M * N * sizeof(float));
+    for (size_t i = 0; i < nb; i++) orig[i] = B[i] = B32[i] = f16val((int)i);
+    for (size_t i = 0; i < (size_t)M * K; i++) A[i] = urand();
+    for (int j = 0; j < N; j++) bias[j] = urand();
+    for (size_t i = 0; i < (size_t)M * N; i++) C0[i] = urand();
+    memcpy(C16, C0, (size_t)M * N * sizeof(float));
+    memcpy(C32, C0, (size_t)M * N * sizeof(float));
+    matmul_packed_b p16, p32;
+    int r16 = matmul_pack_b_inplace_f16(&p16, tB, K, N, B, tmp);
+    int r32 = matmul_pack_b_inplace(&p32, tB, K, N, B32, tmp);
+    CHECK(r16 == 0 && p16.layout == 4 && p16.bytes == nb * 2, "M=%d N=%d K=%d: f16 pack rc %d layout %d", M, N, K, r16, p16.layout);
+    CHECK(r32 == 0, "fp32 pack rc %d", r32);
+    if (!r16 && !r32) {
+        const float *bb = with_bias ? bias : NULL;
+        int lda = tA ? M : K;
+        matmul_prepacked(tA, M, 0.75f, A, lda, &p16, beta, C16, N, bb, act);
+        matmul_prepacked(tA, M, 0.75f, A, lda, &p32, beta, C32, N, bb, act);
+        CHECK(!memcmp(C16, C32, (size_t)M * N * sizeof(float)), "tA=%d tB=%d M=%d N=%d K=%d beta=%g bias=%d act=%d: fp16 panels differ from fp32",
+              tA, tB, M, N, K, beta, with_bias, act);
+        matmul_unpack_b_inplace(&p16, tB, tmp);
+        CHECK(!memcmp(B, orig, nb * sizeof(float)), "M=%d N=%d K=%d: unpacking the fp16 panels did not give B back", M, N, K);
+        matmul_unpack_b_inplace(&p32, tB, tmp);
+    }
+    free(B); free(B32); free(orig); free(tmp); free(A); free(bias); free(C0); free(C16); free(C32);
+}
+
+static void check_refusals(void) {
+    int K = 64, N = 64;
+    float *B = alloc64((size_t)K * N), *keep = malloc((size_t)K * N * sizeof(float)), *tmp = malloc((size_t)K * N * sizeof(float));
+    for (int i = 0; i < K * N; i++) keep[i] = B[i] = f16val(i);
+    B[K * N - 1] = keep[K * N - 1] = 1.0f + ldexpf(1.0f, -12);   /* 13 significant bits: not fp16 */
+    matmul_packed_b pb;
+    CHECK(matmul_pack_b_inplace_f16(&pb, 1, K, N, B, tmp) == CLIP_ERR_UNSUPPORTED, "a non-fp16 value was accepted");
+    CHECK(!memcmp(B, keep, (size_t)K * N * sizeof(float)) && pb.data == NULL, "refusal touched B");
+    B[K * N - 1] = keep[K * N - 1] = 70000.0f;   /* past fp16's range */
+    CHECK(matmul_pack_b_inplace_f16(&pb, 1, K, N, B, tmp) == CLIP_ERR_UNSUPPORTED, "70000 was accepted as fp16");
+    B[K * N - 1] = keep[K * N - 1] = ldexpf(1.0f, -25);   /* below fp16's smallest subnormal */
+    CHECK(matmul_pack_b_inplace_f16(&pb, 1, K, N, B, tmp) == CLIP_ERR_UNSUPPORTED, "2^-25 was accepted as fp16");
+    B[K * N - 1] = keep[K * N - 1] = 0.5f;
+    matmul_force_f16_weights(1);
+    CHECK(matmul_pack_b_inplace_f16(&pb, 1, K, N, B, tmp) == CLIP_ERR_UNSUPPORTED, "switched off, yet packed");
+    matmul_force_f16_weights(0);
+    CHECK(matmul_pack_b_inplace_f16(&pb, 1, K, N, B, tmp) == 0, "an fp16-exact matrix was refused");
+    free(B); free(keep); free(tmp);
+}
+
+/* The golden tiny ViT saved as f16 (as OpenAI publishes its checkpoints): loaded with fp16
+ * panels and with fp32 panels, the features are bitwise equal; so are they after a packed save
+ * (which holds fp32 panels) and a plain f32 save (which unpacks the fp16 panels) of that model. */
+#define G "tests/data/golden/"
+#define OUT "build/test_f16w"
+typedef struct { float img[4 * 32], txt[6 * 32]; } feats;
+
+static int encode(const char *path, int no_f16, feats *f) {
+    clip_error e = {0};
+    matmul_force_f16_weights(no_f16);
+    clip_model *m = clip_model_load(path, NULL, &e);
+    matmul_force_f16_weights(0);
+    CHECK(m != NULL, "load %s: %s", path, e.msg);
+    if (!m) return -1;
+    npy_array px = tu_load_npy(G "images/pixels_32.npy"), tok = tu_load_npy(G "tokens.npy");
+    int rc = clip_encode_image(m, px.data, 4, f->img, &e);
+    if (!rc) rc = clip_encode_text(m, tok.data, 6, f->txt, &e);
+    CHECK(rc == 0, "encode %s: %s", path, e.msg);
+    npy_free(&px); npy_free(&tok);
+    clip_model_free(m);
+    return rc;
+}
+
+static void check_model(void) {
+    clip_error e = {0};
+    (void)system("mkdir -p " OUT);
+    clip_model *m = clip_model_load(G "tiny-vit/model.safetensors", NULL, &e);
+    CHECK(m != NULL, "load: %s", e.msg);
+    if (!m) return;
+    CHECK(clip_model_save_dtype(m, OUT "/f16.safetensors", CLIP_DTYPE_F16, &e) == 0, "save f16: %s", e.msg);
+    clip_model_free(m);
+    feats a, b, c, d;
+    if (encode(OUT "/f16.safetensors", 0, &a) || encode(OUT "/f16.safetensors", 1, &b)) return;
+    CHECK(!memcmp(&a, &b, sizeof a), "features differ between fp16 and fp32 panels");
+    m = clip_model_load(OUT "/f16.safetensors", NULL, &e);   /* fp16 panels */
+    CHECK(m && clip_model_save_packed(m, OUT "/packed.safetensors", &e) == 0, "save packed: %s", e.msg);
+    CHECK(m && clip_model_save(m, OUT "/f32.safetensors", &e) == 0, "save f32: %s", e.msg);
+    clip_model_free(m);
+    if (!encode(OUT "/packed.safetensors", 0, &c)) CHECK(!memcmp(&a, &c, sizeof a), "packed file from fp16 panels: features differ");
+    if (!encode(OUT "/f32.safetensors", 1, &d)) CHECK(!memcmp(&a, &d, sizeof a), "f32 file from fp16 panels: features differ");
+}
+
+int main(void) {
+    if (!gemm_avx512_available()) {
+        fprintf(stderr, "test_f16w: no AVX-512 on this CPU: fp16 panels are not used; checking the refusal only\n");
+        float B[64 * 32] = {0}, tmp[64 * 32];
+        matmul_packed_b pb;
+        CHECK(matmul_pack_b_inplace_f16(&pb, 1, 64, 32, B, tmp) == CLIP_ERR_UNSUPPORTED, "packed without AVX-512");
+        TEST_END();
+    }
+    static const int Ms[] = {1, 12, 13, 14, 15, 28, 50, 77, 84, 85, 170, 400};
+    for (int t = 1; t <= 2; t++) {
+        matmul_set_threads(t);
+        for (size_t i = 0; i < sizeof Ms / sizeof *Ms; i++) {
+            int M = Ms[i];
+            check_product(i & 1, 1, M, 96, 300, 0.0f, 1, MATMUL_ACT_QUICKGELU);
+            check_product(0, i & 1, M, 64, 256, 1.0f, 0, MATMUL_ACT_NONE);
+            check_product(1, 0, M, 1056, 40, 0.5f, 1, MATMUL_ACT_GELU);   /* two column blocks (NC 1024) */
+        }
+    }
+    matmul_set_threads(0);
+    check_refusals();
+    check_model();
+    TEST_END();
+}
