@@ -2,14 +2,17 @@
  * encode_image at batch 1 and 16, encode_text (77 tokens, and a 12-token caption) at batch 1
  * and 16, on 1 and 2 threads, with the machine's sgemm peak measured in the same run.
  * Usage: build/bench/bench_vit [--arch ViT-B-32] [--reps N] [--threads LIST] [--only image|text] [--plain]
- *                              [--precision fp32,bf16,int8 (any of them)] [--bf16-kernel amx|avx512]
+ *                              [--precision fp32,f16w,bf16,int8 (any of them)] [--bf16-kernel amx|avx512]
  *                              [--int8-kernel amx|vnni]
  * --plain keeps the weights in their checkpoint layout (as clip_load_opts.plain_weights = 1);
  * by default they are packed for the GEMM kernel, as clip_model_load does.
  * --precision bf16 converts the weights to bf16 (as clip_load_opts.precision = 1); with
  * fp32,bf16 both models are built and each row is timed in both, back to back. --bf16-kernel
  * forces one bf16 kernel (matmul_force_bf16_kernel). --precision int8: the blocks' weights in
- * int8 (as clip_load_opts.precision = 2); --int8-kernel forces one int8 kernel. */
+ * int8 (as clip_load_opts.precision = 2); --int8-kernel forces one int8 kernel.
+ * --precision f16w: fp32 and exact, but every weight rounded to an fp16 value first, as in
+ * OpenAI's released checkpoints; clip.c then holds the matrices as fp16 panels (half the bytes,
+ * same results). Rows are labelled "fp32/f16w". Plain fp32 random weights are not fp16 values. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -20,6 +23,9 @@
 #include "clip.h"
 #include "core/matmul.h"
 #include "model/model.h"
+#include "core/gemm_avx512.h"
+
+enum { PREC_F16W = 100 }; /* fp32 on fp16-valued weights (bench only) */
 
 static double now(void) {
     struct timespec t;
@@ -63,8 +69,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
             nprec = 0;
             for (char *s = strtok(argv[++i], ","); s && nprec < 3; s = strtok(NULL, ",")) {
-                int p = clip_precision_from_name(s);
-                if (p < 0) { fprintf(stderr, "--precision: '%s' is not fp32, bf16 or int8\n", s); return 2; }
+                int p = !strcmp(s, "f16w") ? PREC_F16W : clip_precision_from_name(s);
+                if (p < 0) { fprintf(stderr, "--precision: '%s' is not fp32, f16w, bf16 or int8\n", s); return 2; }
                 prec[nprec++] = p;
             }
             if (!nprec) { fprintf(stderr, "--precision: empty list\n"); return 2; }
@@ -85,7 +91,17 @@ int main(int argc, char **argv) {
         if (!mm) { fprintf(stderr, "%s\n", e.msg); return 1; }
         fprintf(stderr, "init %s: %.2f s, %zu params\n", arch, now() - t0, clip_model_num_params(mm));
         t0 = now();
-        if (prec[pi] == CLIP_PRECISION_BF16) {
+        if (prec[pi] == PREC_F16W) { /* every parameter an fp16 value, as an fp16 checkpoint loads */
+            if (!gemm_avx512_available()) { fprintf(stderr, "f16w needs AVX-512 (F16C)\n"); return 1; }
+            uint16_t h[4096];
+            for (size_t i = 0; i < mm->table.total; i += 4096) {
+                size_t n = mm->table.total - i < 4096 ? mm->table.total - i : 4096;
+                gemm_avx512_narrow_f16(mm->params + i, n, h);
+                gemm_avx512_widen_f16(h, n, mm->params + i);
+            }
+            if (model_pack(mm, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
+            fprintf(stderr, "rounded the weights to fp16 values and packed them in %.1f ms\n", (now() - t0) * 1e3);
+        } else if (prec[pi] == CLIP_PRECISION_BF16) {
             if (model_pack_bf16(mm, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
             fprintf(stderr, "converted the weights to bf16 (%s) in %.1f ms\n", matmul_bf16_kernel(), (now() - t0) * 1e3);
         } else if (prec[pi] == CLIP_PRECISION_INT8) {
@@ -146,7 +162,7 @@ int main(int argc, char **argv) {
                 double per = t / bsz, gf = rows[r].flops / per / 1e9;
                 if (pi == 0) first = per;
                 printf("| %d | %.0f | %s | %d | %s | %.1f | %.0f | %.0f%% | %.2fx |\n", th, peak, rows[r].what, bsz,
-                       prec[pi] == CLIP_PRECISION_INT8 ? "int8" : prec[pi] ? "bf16" : "fp32", per * 1e3, gf, 100 * gf / peak, first / per);
+                       prec[pi] == PREC_F16W ? "fp32/f16w" : prec[pi] == CLIP_PRECISION_INT8 ? "int8" : prec[pi] ? "bf16" : "fp32", per * 1e3, gf, 100 * gf / peak, first / per);
                 fflush(stdout);
             }
         }

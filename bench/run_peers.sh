@@ -66,10 +66,16 @@ say "building clip.c (make bench)"
 make -j2 bench >&2
 mkdir -p "$RAW"
 rm -f "$RAW"/*
-MODEL=$OUT/vitb32.safetensors
+# The weights are fp16 values, as in OpenAI's released checkpoints (which are stored in fp16):
+# every system loads them into fp32 and computes in fp32. clip.c then keeps the matrices as
+# fp16 panels (exact, half the bytes); bench_vit also times arbitrary fp32 weights ("fp32").
+MODEL=$OUT/vitb32_f16.safetensors
 if [ ! -f "$MODEL" ]; then
-    say "writing a random ViT-B/32 to $MODEL"
-    build/clip init --arch ViT-B-32 -o "$MODEL" 2>/dev/null || build/bench/bench_make_vitb32 "$MODEL"
+    say "writing a random ViT-B/32 with fp16 weights to $MODEL"
+    build/clip init --arch ViT-B-32 -o "$OUT/vitb32_f32.safetensors" 2>/dev/null ||
+        build/bench/bench_make_vitb32 "$OUT/vitb32_f32.safetensors"
+    build/clip convert --model "$OUT/vitb32_f32.safetensors" --dtype f16 -o "$MODEL" >&2
+    rm -f "$OUT/vitb32_f32.safetensors"
 fi
 if [ ! -f "$OUT/vitb32_image.onnx" ] || [ "$MODEL" -nt "$OUT/vitb32_image.onnx" ] || [ ! -f "$OUT/vitb32_torch.pt" ]; then
     say "exporting the PyTorch model (clip.c's weights) to ONNX"
@@ -104,7 +110,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for t in $THREADS; do
     say "clip.c bench_vit, $t thread(s)"
     cut -d' ' -f1 /proc/loadavg > "$RAW/load_clip_t$t.txt"
-    env $CLIP_ENV build/bench/bench_vit --reps "$REPS" --threads "$t" | tee "$RAW/clip_t$t.md" >&2
+    env $CLIP_ENV build/bench/bench_vit --reps "$REPS" --threads "$t" --precision fp32,f16w | tee "$RAW/clip_t$t.md" >&2
     say "ONNX Runtime, $t thread(s)"
     cut -d' ' -f1 /proc/loadavg > "$RAW/load_ort_t$t.txt"
     node bench/peers/ort_bench.js bench --dir "$OUT" --threads "$t" --reps "$REPS" | tee "$RAW/ort_t$t.jsonl" >&2

@@ -40,16 +40,16 @@ def by_kind(rows):
     return {(WHAT[w], b): ms for (w, b), ms in rows.items() if w in WHAT}
 
 
-def read_clip(path):
-    """fp32 rows -> ({(what, batch): ms}, sgemm peak, header line)."""
+def read_clip(path, prec="fp32"):
+    """rows of one precision -> ({(what, batch): ms}, sgemm peak, header line)."""
     rows, peak, header = read_bench_vit(path)
-    return by_kind(rows.get("fp32", {})), peak, header
+    return by_kind(rows.get(prec, {})), peak, header
 
 
-def read_caption(path):
-    """fp32 12-token caption rows -> {batch: ms}."""
+def read_caption(path, prec="fp32"):
+    """12-token caption rows of one precision -> {batch: ms}."""
     rows, _, _ = read_bench_vit(path)
-    return {b: ms for (w, b), ms in rows.get("fp32", {}).items() if w == CAPTION}
+    return {b: ms for (w, b), ms in rows.get(prec, {}).items() if w == CAPTION}
 
 
 def read_clip_prec(path):
@@ -91,8 +91,8 @@ def main():
       f"Load average before the run: {env['load_before']}; after: {env.get('load_after', '?')}. "
       "The machine may be shared with other jobs: treat differences under ~15% as noise.\n")
     w("Every figure is the median of the repetitions (after one warm-up call) of the forward pass alone, "
-      "starting from preprocessed float32 pixels or 77 int token ids, with random weights (speed does not "
-      "depend on them); ms per item = batch time ÷ batch. Each system ran in its own process, one after another, "
+      "starting from preprocessed float32 pixels or 77 int token ids, with random weights (the peers' speed does "
+      "not depend on them; clip.c's is shown for both kinds of fp32 weights); ms per item = batch time ÷ batch. Each system ran in its own process, one after another, "
       "never concurrently. \"% of sgemm\" = achieved GFLOP/s ÷ OpenBLAS sgemm 2048³ GFLOP/s measured by "
       f"bench_vit at the same thread count in this run; FLOPs per item: image {flops['image']:.3f} G, "
       f"text {flops['text']:.3f} G (2·M·N·K over every matmul of the full forward; clip.c runs the last block's "
@@ -100,28 +100,33 @@ def main():
       "counts the work a full forward needs). Ratios are time(clip.c) ÷ time(peer): above 1 means clip.c is slower.\n")
     for t in threads:
         crow, peak, header = read_clip(os.path.join(raw, f"clip_t{t}.md"))
+        hrow, _, _ = read_clip(os.path.join(raw, f"clip_t{t}.md"), "fp32/f16w")
         ometa, orow = read_jsonl(os.path.join(raw, f"ort_t{t}.jsonl"))
         tmeta, trow = read_jsonl(os.path.join(raw, f"torch_t{t}.jsonl"))
         w(f"## {t} thread{'s' if t > 1 else ''} (sgemm peak {fmt(peak, '{:.0f}')} GFLOP/s)\n")
-        w("| what | batch | clip.c | ONNX Runtime | PyTorch | clip.c ÷ ORT | clip.c ÷ PyTorch "
-          "| clip.c % sgemm | ORT % sgemm | PyTorch % sgemm |")
-        w("|---|---|---|---|---|---|---|---|---|---|")
-        keys = sorted(set(crow) | set(orow) | set(trow), key=lambda k: (k[0] != "image", k[1]))
+        w("| what | batch | clip.c | clip.c f16w | ONNX Runtime | PyTorch | clip.c ÷ ORT | clip.c f16w ÷ ORT "
+          "| clip.c ÷ PyTorch | clip.c % sgemm | clip.c f16w % sgemm | ORT % sgemm | PyTorch % sgemm |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        keys = sorted(set(crow) | set(hrow) | set(orow) | set(trow), key=lambda k: (k[0] != "image", k[1]))
         for k in keys:
-            c, o, p = crow.get(k), orow.get(k), trow.get(k)
+            c, h, o, p = crow.get(k), hrow.get(k), orow.get(k), trow.get(k)
             pct = lambda ms: None if ms is None or not peak else 100 * flops[k[0]] / (ms / 1e3) / peak
             ratio = lambda a, b: None if a is None or b is None else a / b
-            w(f"| {LABEL[k[0]]} | {k[1]} | {fmt(c)} | {fmt(o)} | {fmt(p)} | {fmt(ratio(c, o), '{:.2f}')} "
-              f"| {fmt(ratio(c, p), '{:.2f}')} | {fmt(pct(c), '{:.0f}%')} | {fmt(pct(o), '{:.0f}%')} "
-              f"| {fmt(pct(p), '{:.0f}%')} |")
+            w(f"| {LABEL[k[0]]} | {k[1]} | {fmt(c)} | {fmt(h)} | {fmt(o)} | {fmt(p)} | {fmt(ratio(c, o), '{:.2f}')} "
+              f"| {fmt(ratio(h, o), '{:.2f}')} | {fmt(ratio(c, p), '{:.2f}')} | {fmt(pct(c), '{:.0f}%')} "
+              f"| {fmt(pct(h), '{:.0f}%')} | {fmt(pct(o), '{:.0f}%')} | {fmt(pct(p), '{:.0f}%')} |")
         w("")
-        cap = read_caption(os.path.join(raw, f"clip_t{t}.md"))
-        if cap:
-            parts = []
-            for b in sorted(cap):
-                o = orow.get(("text", b))
-                parts.append(f"batch {b} {cap[b]:.1f} ms" + (f" ({o / cap[b]:.1f}× faster than ORT's 77-token text)" if o else ""))
-            w("- A 12-token caption (clip.c stops after its end-of-text token; same features): " + ", ".join(parts))
+        w("- clip.c: arbitrary fp32 weights. clip.c f16w: fp32 weights whose values are all fp16 numbers, as in "
+          "OpenAI's released checkpoints (the peers ran such weights); clip.c stores them as fp16 panels and widens "
+          "them exactly in the kernel (same features, bit for bit), so a batch-1 pass streams half the bytes.")
+        for prec, name in (("fp32", "clip.c"), ("fp32/f16w", "clip.c f16w")):
+            cap = read_caption(os.path.join(raw, f"clip_t{t}.md"), prec)
+            if cap:
+                parts = []
+                for b in sorted(cap):
+                    o = orow.get(("text", b))
+                    parts.append(f"batch {b} {cap[b]:.1f} ms" + (f" ({o / cap[b]:.1f}× faster than ORT's 77-token text)" if o else ""))
+                w(f"- A 12-token caption, {name} (stops after its end-of-text token; same features): " + ", ".join(parts))
         loads = []
         for sysname, tag in (("clip.c", "clip"), ("ORT", "ort"), ("PyTorch", "torch")):
             lp = os.path.join(raw, f"load_{tag}_t{t}.txt")
@@ -176,8 +181,8 @@ def main():
     cp = os.path.join(raw, "check.txt")
     if os.path.exists(cp):
         w("## Same numbers\n")
-        w("All three ran the same weights (clip.c's random checkpoint, loaded into the PyTorch module and exported "
-          "to ONNX) on 2 fixed images and 2 texts; max |peer − clip.c| ÷ max |clip.c|:\n")
+        w("All three ran the same weights (clip.c's random checkpoint, stored in f16 like OpenAI's, loaded into the "
+          "PyTorch module and exported to ONNX; clip.c held them as fp16 panels) on 2 fixed images and 2 texts; max |peer − clip.c| ÷ max |clip.c|:\n")
         w("```\n" + open(cp).read().strip() + "\n```\n")
     w("## Environment\n")
     for k in ("clip_commit", "clip_env", "cc", "openblas", "openblas_core_requested", "torch", "numpy", "python", "node", "ort",
