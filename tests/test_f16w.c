@@ -4,11 +4,12 @@
  * block; row counts at and around the 14-row tile and the 84-row block; depths across the
  * 256 block; bias, activation, beta), on 1 and 2 threads; unpacking must give B back bitwise;
  * a B with one non-fp16 value must be refused and left untouched. Then a whole model: the
- * golden tiny ViT with its weights rounded to fp16 encodes bitwise equal with and without
- * fp16 storage. */
+ * golden tiny ViT saved in f16 encodes bitwise equal with and without fp16 storage, and through
+ * its packed file (version 2, 'h' matrices, mapped), plain and bf16 loads of it, and saves. */
 #include "testutil.h"
 #include "core/matmul.h"
 #include "core/gemm_avx512.h"
+#include "io/safetensors.h"
 #include <stdint.h>
 
 static unsigned long long rng = 0x9E3779B97F4A7C15ull;
@@ -85,10 +86,10 @@ static void check_refusals(void) {
 #define OUT "build/test_f16w"
 typedef struct { float img[4 * 32], txt[6 * 32]; } feats;
 
-static int encode(const char *path, int no_f16, feats *f) {
+static int encode_opts(const char *path, int no_f16, const clip_load_opts *o, feats *f) {
     clip_error e = {0};
     matmul_force_f16_weights(no_f16);
-    clip_model *m = clip_model_load(path, NULL, &e);
+    clip_model *m = clip_model_load(path, o, &e);
     matmul_force_f16_weights(0);
     CHECK(m != NULL, "load %s: %s", path, e.msg);
     if (!m) return -1;
@@ -100,6 +101,16 @@ static int encode(const char *path, int no_f16, feats *f) {
     clip_model_free(m);
     return rc;
 }
+static int encode(const char *path, int no_f16, feats *f) { return encode_opts(path, no_f16, NULL, f); }
+
+static long file_size(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
 
 static void check_model(void) {
     clip_error e = {0};
@@ -109,15 +120,44 @@ static void check_model(void) {
     if (!m) return;
     CHECK(clip_model_save_dtype(m, OUT "/f16.safetensors", CLIP_DTYPE_F16, &e) == 0, "save f16: %s", e.msg);
     clip_model_free(m);
-    feats a, b, c, d;
+    feats a, b, c;
     if (encode(OUT "/f16.safetensors", 0, &a) || encode(OUT "/f16.safetensors", 1, &b)) return;
     CHECK(!memcmp(&a, &b, sizeof a), "features differ between fp16 and fp32 panels");
-    m = clip_model_load(OUT "/f16.safetensors", NULL, &e);   /* fp16 panels */
+
+    /* a packed file of the fp16-panel model: version 2, precision fp32, matrices 'h' */
+    m = clip_model_load(OUT "/f16.safetensors", NULL, &e);
     CHECK(m && clip_model_save_packed(m, OUT "/packed.safetensors", &e) == 0, "save packed: %s", e.msg);
     CHECK(m && clip_model_save(m, OUT "/f32.safetensors", &e) == 0, "save f32: %s", e.msg);
     clip_model_free(m);
-    if (!encode(OUT "/packed.safetensors", 0, &c)) CHECK(!memcmp(&a, &c, sizeof a), "packed file from fp16 panels: features differ");
-    if (!encode(OUT "/f32.safetensors", 1, &d)) CHECK(!memcmp(&a, &d, sizeof a), "f32 file from fp16 panels: features differ");
+    matmul_force_f16_weights(1);   /* the same model with fp32 panels: a version 1 file */
+    m = clip_model_load(OUT "/f16.safetensors", NULL, &e);
+    CHECK(m && clip_model_save_packed(m, OUT "/packed32.safetensors", &e) == 0, "save packed fp32: %s", e.msg);
+    clip_model_free(m);
+    matmul_force_f16_weights(0);
+    st_file f;
+    if (st_open(OUT "/packed.safetensors", &f, &e) == 0) {
+        const char *v = st_meta(&f, "clip_packed_version"), *p = st_meta(&f, "precision"), *mask = st_meta(&f, "packed");
+        CHECK(v && !strcmp(v, "2") && p && !strcmp(p, "fp32") && mask && strchr(mask, 'h'), "packed header: version %s precision %s mask %s",
+              v ? v : "-", p ? p : "-", mask ? mask : "-");
+        st_close(&f);
+    } else CHECK(0, "open packed: %s", e.msg);
+    long s16 = file_size(OUT "/packed.safetensors"), s32 = file_size(OUT "/packed32.safetensors");
+    CHECK(s16 > 0 && s32 > 0 && s16 < s32, "the fp16-panel packed file (%ld bytes) is not smaller than the fp32 one (%ld)", s16, s32);
+    if (!encode(OUT "/packed.safetensors", 0, &c)) CHECK(!memcmp(&a, &c, sizeof a), "packed v2 file: features differ");
+    if (!encode(OUT "/packed32.safetensors", 0, &c)) CHECK(!memcmp(&a, &c, sizeof a), "packed v1 file: features differ");
+    if (!encode(OUT "/f32.safetensors", 1, &c)) CHECK(!memcmp(&a, &c, sizeof a), "f32 file from fp16 panels: features differ");
+    clip_load_opts plain = {.activation = -1, .plain_weights = 1};
+    if (!encode_opts(OUT "/packed.safetensors", 0, &plain, &c)) CHECK(!memcmp(&a, &c, sizeof a), "packed v2 file, plain weights: features differ");
+    /* saved from the mapped file: the fp16 panels lie in the file, unpacked into the block */
+    m = clip_model_load(OUT "/packed.safetensors", NULL, &e);
+    CHECK(m && clip_model_save(m, OUT "/f32b.safetensors", &e) == 0, "save f32 from the mapped file: %s", e.msg);
+    clip_model_free(m);
+    if (!encode(OUT "/f32b.safetensors", 1, &c)) CHECK(!memcmp(&a, &c, sizeof a), "f32 file from the mapped v2 file: features differ");
+    if (matmul_bf16_kernel()) {   /* another precision from the fp32 v2 file: as from the checkpoint */
+        clip_load_opts bf = {.activation = -1, .precision = CLIP_PRECISION_BF16};
+        if (!encode_opts(OUT "/packed.safetensors", 0, &bf, &b) && !encode_opts(OUT "/f16.safetensors", 0, &bf, &c))
+            CHECK(!memcmp(&b, &c, sizeof b), "bf16 from the packed v2 file differs from bf16 from the checkpoint");
+    }
 }
 
 int main(void) {

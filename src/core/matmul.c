@@ -240,15 +240,21 @@ int matmul_pack_b_inplace_f16(matmul_packed_b *pb, int transB, int K, int N, flo
     return 0;
 }
 
+void matmul_unpack_b_to(const matmul_packed_b *pb, int transB, float *dst, float *tmp) {
+    size_t n = (size_t)pb->K * pb->N;
+    if (pb->layout == 4) { /* fp16 panels -> fp32 panels in dst (via tmp: data may be dst), then as below */
+        memcpy(tmp, pb->data, n * sizeof(uint16_t));
+        gemm_avx512_widen_f16((const uint16_t *)tmp, n, dst);
+    } else if (dst != pb->data) {
+        memcpy(dst, pb->data, n * sizeof(float));
+    }
+    memcpy(tmp, dst, n * sizeof(float));
+    gemm_avx512_unpack_b(transB, pb->K, pb->N, tmp, dst);
+}
+
 void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp) {
     if (!pb->data || pb->owned || (pb->layout != 0 && pb->layout != 4)) return;
-    size_t n = (size_t)pb->K * pb->N;
-    if (pb->layout == 4) { /* fp16 panels -> fp32 panels, in place (via tmp), then as below */
-        memcpy(tmp, pb->data, n * sizeof(uint16_t));
-        gemm_avx512_widen_f16((const uint16_t *)tmp, n, pb->data);
-    }
-    memcpy(tmp, pb->data, n * sizeof(float));
-    gemm_avx512_unpack_b(transB, pb->K, pb->N, tmp, pb->data);
+    matmul_unpack_b_to(pb, transB, pb->data, tmp);
     memset(pb, 0, sizeof *pb);
 }
 

@@ -103,13 +103,14 @@ int model_pack_bf16(clip_model *m, clip_error *err);
 int model_pack_count(clip_model *m);
 int model_packed_mask(const clip_model *m, char *mask);
 int model_bind_packed(clip_model *m, const char *mask, int panel_width, const void *origin, clip_error *err);
-/* Packed bf16 / int8 files (model/native.c, version 2). Each matrix of model_pack's order: its
- * offset in the block (floats), op(B)'s shape, and whether int8 takes it (model_mats_info fills
- * out, model_pack_count entries, and returns the count; -1: out of memory). model_mat_code is
- * its state in m: '0' plain, '1' fp32 panels, 'b' bf16 panels, 'q' int8 panels.
- * model_bind_quant binds a block (m->params, already bound) whose 'b'/'q' matrices lie in
- * data[i] instead (not owned), after checking mask is exactly what model_pack_bf16 /
- * model_pack_int8 make of this architecture; sets m->precision. */
+/* Packed files of version 2 (model/native.c): bf16, int8, or fp32 with fp16 panels. Each matrix
+ * of model_pack's order: its offset in the block (floats), op(B)'s shape, and whether int8 takes
+ * it (model_mats_info fills out, model_pack_count entries, and returns the count; -1: out of
+ * memory). model_mat_code is its state in m: '0' plain, '1' fp32 panels, 'b' bf16 panels,
+ * 'q' int8 panels, 'h' fp16 panels (fp16-exact fp32 weights). model_bind_quant binds a block
+ * (m->params, already bound) whose 'b'/'q'/'h' matrices lie in data[i] instead (not owned),
+ * after checking mask is what model_pack_bf16 / model_pack_int8 / model_pack make of this
+ * architecture (for fp32, any matrix that can be fp32 panels may be 'h'); sets m->precision. */
 typedef struct model_mat_info { size_t off; int K, N, q8; } model_mat_info;
 int model_mats_info(clip_model *m, model_mat_info *out);
 char model_mat_code(const clip_model *m, int i);

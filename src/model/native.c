@@ -14,19 +14,21 @@
  *   config               OpenAI's CLIP(...) arguments, as our plain checkpoints carry
  *   params               the block's length in floats
  *
- * Version 2 (clip convert --packed --precision bf16|int8) holds the model as loaded at that
- * precision. Each bf16 / int8 matrix's packed bytes (matmul_packed_b.data, exactly as the packer
+ * Version 2 (clip convert --packed --precision bf16|int8, or fp32 where some matrices are
+ * fp16-exact and model_pack holds them as fp16 panels) holds the model as loaded at that
+ * precision. Each bf16 / int8 / fp16 matrix's packed bytes (matmul_packed_b.data, exactly as the packer
  * left them, per-column scales and sums included) are their own U8 tensor 'pk.<i>' (i: the
  * matrix's index in model_pack's order), 4096-aligned. The rest of the fp32 block (norms, biases,
  * embeddings, the matrices that stay fp32) is the U8 tensor 'params': the block's bytes with the
- * whole pages inside the 'b'/'q' matrices left out (live_segments says which; the bytes of those
+ * whole pages inside the 'b'/'q'/'h' matrices left out (live_segments says which; the bytes of those
  * matrices that remain, at page edges, are zero). Loading reserves the block's address range and
  * maps each kept segment of the file into its place (MAP_FIXED), so the block is the file's pages
  * again, nothing copied; the left-out pages are untouched anonymous memory. Extra metadata:
- *   precision            "bf16" or "int8"
+ *   precision            "bf16", "int8" or "fp32"
  *   packed               one character per matrix: '0' plain, '1' fp32 panels, 'b' bf16 panels,
- *                        'q' int8 panels: exactly what model_pack_bf16 / model_pack_int8 make of
- *                        the architecture (anything else is refused)
+ *                        'q' int8 panels, 'h' fp16 panels (fp32 only): exactly what
+ *                        model_pack_bf16 / model_pack_int8 / model_pack make of the architecture
+ *                        (anything else is refused)
  * Each matrix's layout is its 'packed' character and its byte count the shape of its tensor,
  * which must equal the packer's size for its shape. Version 1 readers refuse version 2 files by
  * their version. */
@@ -50,7 +52,7 @@
 
 #define NATIVE_FORMAT "clip.c-packed"
 #define NATIVE_VERSION "1"
-#define NATIVE_VERSION_Q "2"   /* bf16 / int8 */
+#define NATIVE_VERSION_Q "2"   /* bf16 / int8 / fp32 with fp16 panels */
 #define NATIVE_ALIGN 4096   /* a page: the mapped block can be used where it lies */
 
 int native_is_packed(const st_file *f) {
@@ -131,14 +133,16 @@ static int cmp_range(const void *x, const void *y) {
 
 static size_t page_up(size_t x) { return (x + NATIVE_ALIGN - 1) & ~(size_t)(NATIVE_ALIGN - 1); }
 
-/* The 'b'/'q' matrices' byte ranges in the block, sorted (dead: their fp32 values are not kept),
+static int is_moved(char c) { return c == 'b' || c == 'q' || c == 'h'; } /* kept as their own tensor */
+
+/* The 'b'/'q'/'h' matrices' byte ranges in the block, sorted (dead: their fp32 values are not kept),
  * and the segments of the block a version-2 file keeps: everything but the whole pages inside
  * them. dead and seg hold n and n + 1 ranges; returns the segment count, *kept their bytes. */
 static int live_segments(const model_mat_info *info, const char *mask, int n, size_t blk, range *dead, int *ndead,
                          range *seg, size_t *kept) {
     int nd = 0, ns = 0;
     for (int i = 0; i < n; i++)
-        if (mask[i] == 'b' || mask[i] == 'q')
+        if (is_moved(mask[i]))
             dead[nd++] = (range){info[i].off * sizeof(float), (info[i].off + (size_t)info[i].K * info[i].N) * sizeof(float)};
     qsort(dead, nd, sizeof *dead, cmp_range);
     size_t pos = 0;
@@ -163,13 +167,14 @@ static int meta_is(const st_file *f, const char *key, const char *want) {
 
 /* Version 2: reserves the block's address range (plus extra bytes after it, for the loader to map
  * the file into) as m->map, binds m->params there, checks every tensor against the architecture
- * and binds the 'b'/'q' matrices to their tensors inside base. The kept segments are not mapped
+ * and binds the 'b'/'q'/'h' matrices to their tensors inside base. The kept segments are not mapped
  * yet (native_load does that): the block reads as zeros until then. */
 static int bind_v2(clip_model *m, const st_file *f, const uint8_t *base, const char *mask, size_t extra, const char *name,
                    clip_error *err) {
     const char *prec = st_meta(f, "precision");
-    int precision = prec && !strcmp(prec, "bf16") ? CLIP_PRECISION_BF16 : prec && !strcmp(prec, "int8") ? CLIP_PRECISION_INT8 : -1;
-    if (precision < 0) return clip_fail(err, CLIP_ERR_FORMAT, "%s: packed model: 'precision' metadata is '%.20s', not bf16 or int8", name, prec ? prec : "(none)");
+    int precision = prec && !strcmp(prec, "bf16") ? CLIP_PRECISION_BF16 : prec && !strcmp(prec, "int8") ? CLIP_PRECISION_INT8
+                  : prec && !strcmp(prec, "fp32") ? CLIP_PRECISION_FP32 : -1;
+    if (precision < 0) return clip_fail(err, CLIP_ERR_FORMAT, "%s: packed model: 'precision' metadata is '%.20s', not bf16, int8 or fp32", name, prec ? prec : "(none)");
     const st_tensor *t = st_find(f, "params");
     if (!t || t->dtype != ST_U8 || t->ndim != 1)
         return clip_fail(err, CLIP_ERR_FORMAT, "%s: packed model: needs a tensor 'params', U8, 1-d", name);
@@ -191,11 +196,12 @@ static int bind_v2(clip_model *m, const st_file *f, const uint8_t *base, const c
     if (!info || !data || !dead || !seg || model_mats_info(m, info) != n) rc = clip_fail(err, CLIP_ERR_NOMEM, "out of memory");
     int nq = 0;
     for (int i = 0; i < n && !rc; i++) {
-        if (mask[i] != 'b' && mask[i] != 'q') continue;   /* model_bind_quant judges the others */
+        if (!is_moved(mask[i])) continue;   /* model_bind_quant judges the others */
         char key[32];
         snprintf(key, sizeof key, "pk.%d", i);
         const st_tensor *q = st_find(f, key);
-        size_t want = mask[i] == 'b' ? gemm_bf16_packed_bytes(info[i].K, info[i].N) : gemm_int8_packed_bytes(info[i].K, info[i].N);
+        size_t want = mask[i] == 'b' ? gemm_bf16_packed_bytes(info[i].K, info[i].N)
+                    : mask[i] == 'q' ? gemm_int8_packed_bytes(info[i].K, info[i].N) : (size_t)info[i].K * info[i].N * sizeof(uint16_t);
         if (!q || q->dtype != ST_U8 || q->ndim != 1 || q->numel != want || (size_t)(q->data - base) % 64)
             rc = clip_fail(err, CLIP_ERR_FORMAT, "%s: packed model: matrix %d (%d x %d, '%c') needs a tensor '%s', U8, 1-d, %zu bytes, "
                            "64-byte aligned", name, i, info[i].K, info[i].N, mask[i], key, want);
@@ -299,7 +305,8 @@ clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error
     clip_model *m = from_buffer(&f, map, v2 ? page_up(len) : 0, path, err);
     st_close(&f);   /* frees the parsed header only: f.map is NULL after st_parse */
     if (!m) { close(fd); munmap(map, len); return NULL; }
-    if (v2 && (m->precision == CLIP_PRECISION_BF16 ? !matmul_bf16_kernel() : !matmul_int8_kernel())) {
+    const char *pname = m->precision == CLIP_PRECISION_BF16 ? "bf16" : m->precision == CLIP_PRECISION_INT8 ? "int8" : "fp32";
+    if (v2 && m->precision != CLIP_PRECISION_FP32 && (m->precision == CLIP_PRECISION_BF16 ? !matmul_bf16_kernel() : !matmul_int8_kernel())) {
         clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: a packed %s model needs a CPU with %s (and AVX-512); this one has neither: "
                   "load the original checkpoint in fp32 instead", path, m->precision == CLIP_PRECISION_BF16 ? "bf16" : "int8",
                   m->precision == CLIP_PRECISION_BF16 ? "AMX-BF16 or AVX512_BF16" : "AMX-INT8 or AVX512_VNNI");
@@ -307,7 +314,7 @@ clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error
     }
     if (v2 > 0 && (sysconf(_SC_PAGESIZE) <= 0 || NATIVE_ALIGN % sysconf(_SC_PAGESIZE))) {
         clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: a packed %s model is laid out in 4096-byte pages; this system's pages are %ld bytes",
-                  path, m->precision == CLIP_PRECISION_BF16 ? "bf16" : "int8", sysconf(_SC_PAGESIZE));
+                  path, pname, sysconf(_SC_PAGESIZE));
         v2 = -1;
     }
     if (v2 > 0) {
@@ -329,8 +336,8 @@ clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error
             ok = mmap(blk + seg[j].a, seg[j].b - seg[j].a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)params_off) != MAP_FAILED;
             params_off += seg[j].b - seg[j].a;
         }
-        for (int i = 0; ok && i < m->npk; i++)   /* the 'b'/'q' matrices: from the first mapping to this one */
-            if (m->pk[i].layout == 2 || m->pk[i].layout == 3) m->pk[i].data = (float *)(file + ((uint8_t *)m->pk[i].data - (uint8_t *)map));
+        for (int i = 0; ok && i < m->npk; i++)   /* the 'b'/'q'/'h' matrices: from the first mapping to this one */
+            if (m->pk[i].layout == 2 || m->pk[i].layout == 3 || m->pk[i].layout == 4) m->pk[i].data = (float *)(file + ((uint8_t *)m->pk[i].data - (uint8_t *)map));
         free(mask); free(info); free(dead); free(seg);
         if (!ok) { clip_fail(err, CLIP_ERR_IO, "%s: mmap failed: %s", path, strerror(errno)); v2 = -1; }
     }
@@ -358,16 +365,16 @@ clip_model *native_load(const char *path, const clip_load_opts *opts, clip_error
             return NULL;
         }
         int rc = 0;
-        if (v2) rc = 0;   /* already at its precision (checked below) */
+        if (v2 && m->precision != CLIP_PRECISION_FP32) rc = 0;   /* already at its precision (checked below) */
         else if (opts->precision == CLIP_PRECISION_BF16) rc = model_pack_bf16(m, err);   /* copies on write, as a load */
         else if (opts->precision == CLIP_PRECISION_INT8) rc = model_pack_int8(m, err);
         else if (opts->plain_weights) rc = model_unpack(m, err);
         if (rc) { clip_model_free(m); return NULL; }
     }
     int want = opts ? opts->precision : CLIP_PRECISION_FP32;
-    if (v2 && want != m->precision) {
+    if (v2 && m->precision != CLIP_PRECISION_FP32 && want != m->precision) {
         /* the fp32 weights are not in the file, and bf16 <-> int8 would compound two roundings */
-        const char *have = m->precision == CLIP_PRECISION_BF16 ? "bf16" : "int8";
+        const char *have = pname;
         clip_fail(err, CLIP_ERR_INVALID, "%s: this packed file holds %s weights: load it with precision %s (--precision %s), not %s, "
                   "or convert the original checkpoint for that precision", path, have, have, have,
                   want == CLIP_PRECISION_BF16 ? "bf16" : want == CLIP_PRECISION_INT8 ? "int8" : "fp32");
@@ -389,9 +396,9 @@ static int put_zeros(FILE *out, size_t n) {
     return 0;
 }
 
-/* Version 2: m at bf16 / int8 (see the top of this file). */
+/* Version 2: m at bf16 / int8, or fp32 with fp16 panels (see the top of this file). */
 static int save_v2(clip_model *m, const char *path, clip_error *err) {
-    const char *prec = m->precision == CLIP_PRECISION_BF16 ? "bf16" : "int8";
+    const char *prec = m->precision == CLIP_PRECISION_BF16 ? "bf16" : m->precision == CLIP_PRECISION_INT8 ? "int8" : "fp32";
     int n = model_pack_count(m), rc = 0, nd = 0, ns = 0;
     size_t blk = m->table.total * sizeof(float), kept = 0;
     char *mask = malloc((size_t)n + 1), *cfg = config_to_json(&m->cfg), *oai = model_config_json(&m->cfg), *json = NULL;
@@ -415,7 +422,7 @@ static int save_v2(clip_model *m, const char *path, clip_error *err) {
     for (size_t i = 0; mo && i < sizeof meta / sizeof meta[0]; i += 2) cJSON_AddStringToObject(mo, meta[i], meta[i + 1]);
     size_t off = 0;
     for (int i = -1; i < n; i++) {   /* -1: params */
-        if (i >= 0 && mask[i] != 'b' && mask[i] != 'q') continue;
+        if (i >= 0 && !is_moved(mask[i])) continue;
         size_t bytes = i < 0 ? kept : m->pk[i].bytes;
         char key[32];
         snprintf(key, sizeof key, i < 0 ? "params" : "pk.%d", i);
@@ -438,7 +445,7 @@ static int save_v2(clip_model *m, const char *path, clip_error *err) {
     for (int i = 0; i < 8; i++) hdr[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     int bad = fwrite(hdr, 1, 8, af.f) != 8 || fwrite(json, 1, jl, af.f) != jl;
     for (size_t i = jl; !bad && i < padded; i++) bad = fputc(' ', af.f) == EOF;
-    /* the kept segments, with the 'b'/'q' matrices' bytes inside them written as zeros */
+    /* the kept segments, with the 'b'/'q'/'h' matrices' bytes inside them written as zeros */
     const uint8_t *b = (const uint8_t *)m->params;
     for (int j = 0, d = 0; !bad && j < ns; j++) {
         size_t pos = seg[j].a;
@@ -452,7 +459,7 @@ static int save_v2(clip_model *m, const char *path, clip_error *err) {
     }
     off = kept;
     for (int i = 0; !bad && i < n; i++) {
-        if (mask[i] != 'b' && mask[i] != 'q') continue;
+        if (!is_moved(mask[i])) continue;
         bad = put_zeros(af.f, at[i] - off) || fwrite(m->pk[i].data, 1, m->pk[i].bytes, af.f) != m->pk[i].bytes;
         off = at[i] + m->pk[i].bytes;
     }
@@ -470,9 +477,15 @@ int native_save(clip_model *m, const char *path, clip_error *err) {
         return clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: the packed layout is the AVX-512 kernel's and this CPU has no AVX-512: "
                          "a packed file cannot be made here", path);
     /* matrices the kernel cannot take (a width not a multiple of the panel) stay plain, marked '0' */
-    /* fp32 panels throughout (fp16-exact matrices held as fp16 panels are widened for the write) */
-    int was_packed = m->packed, n = model_pack_count(m), rc;
-    if ((rc = model_unpack(m, err)) || (rc = model_pack_fp32_panels(m, err))) return rc;
+    /* matrices the kernel cannot take (a width not a multiple of the panel) stay plain, marked '0' */
+    int was_plain = !m->packed, n = model_pack_count(m), rc;
+    if (was_plain && (rc = model_pack(m, err))) return rc;
+    int h = 0;   /* fp16 panels (fp16-exact weights, model_pack): a version 2 file */
+    for (int i = 0; i < m->npk; i++) h |= m->pk[i].data && m->pk[i].layout == 4;
+    if (h) {
+        rc = save_v2(m, path, err);
+        goto restore;
+    }
     char *mask = malloc((size_t)n + 1), *cfg = config_to_json(&m->cfg), *oai = model_config_json(&m->cfg);
     char nr[16], total[32];
     snprintf(nr, sizeof nr, "%d", GEMM_NR);
@@ -486,9 +499,9 @@ int native_save(clip_model *m, const char *path, clip_error *err) {
         rc = st_save_ex(path, &item, 1, meta, (int)(sizeof meta / sizeof meta[0]) / 2, ST_F32, NATIVE_ALIGN, err);
     }
     free(mask); free(cfg); free(oai);
-    {   /* leave the model as it came */
+restore:
+    if (was_plain) {   /* leave the model as it came */
         int rc2 = model_unpack(m, rc ? NULL : err);
-        if (!rc2 && was_packed) rc2 = model_pack(m, rc ? NULL : err);
         if (!rc) rc = rc2;
     }
     return rc;

@@ -81,9 +81,7 @@ static int begin_convert(clip_model *m, mat **mats_out, float **tmp_out, clip_er
     return n;
 }
 
-/* f16: store fp16-exact matrices as fp16 panels (exact; model_pack), or not (packed files hold
- * fp32 panels). */
-static int pack_fp32(clip_model *m, int f16, clip_error *err) {
+int model_pack(clip_model *m, clip_error *err) {
     if (m->packed) return 0;
     if (m->precision != CLIP_PRECISION_FP32) return 0; /* already in its final form */
     mat *mats;
@@ -92,7 +90,8 @@ static int pack_fp32(clip_model *m, int f16, clip_error *err) {
     if (n <= 0) return n;
     int any = 0;
     for (int i = 0; i < n; i++) {
-        if (f16 && !matmul_pack_b_inplace_f16(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp)) any = 1;
+        /* fp16-exact matrices (OpenAI's checkpoints) as fp16 panels: same products, half the bytes */
+        if (!matmul_pack_b_inplace_f16(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp)) any = 1;
         else if (!matmul_pack_b_inplace(m->pk + i, mats[i].transB, mats[i].K, mats[i].N, mats[i].w, tmp)) any = 1;
     }
     free(tmp);
@@ -101,8 +100,6 @@ static int pack_fp32(clip_model *m, int f16, clip_error *err) {
     return 0;
 }
 
-int model_pack(clip_model *m, clip_error *err) { return pack_fp32(m, 1, err); }
-int model_pack_fp32_panels(clip_model *m, clip_error *err) { return pack_fp32(m, 0, err); }
 
 int model_unpack(clip_model *m, clip_error *err) {
     if (m->precision != CLIP_PRECISION_FP32) {
@@ -120,7 +117,12 @@ int model_unpack(clip_model *m, clip_error *err) {
     for (int i = 0; i < n; i++) if ((size_t)mats[i].K * mats[i].N > big) big = (size_t)mats[i].K * mats[i].N;
     float *tmp = malloc(big * sizeof(float));
     if (!tmp) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
-    for (int i = 0; i < n; i++) matmul_unpack_b_inplace(m->pk + i, mats[i].transB, tmp);
+    for (int i = 0; i < n; i++) { /* into the block: fp16 panels mapped from a packed file lie outside it */
+        matmul_packed_b *d = m->pk + i;
+        if (!d->data || d->owned || (d->layout != 0 && d->layout != 4)) continue;
+        matmul_unpack_b_to(d, mats[i].transB, mats[i].w, tmp);
+        memset(d, 0, sizeof *d);
+    }
     free(tmp);
     free(mats);
     m->packed = 0;
@@ -228,7 +230,7 @@ int model_mats_info(clip_model *m, model_mat_info *out) {
 char model_mat_code(const clip_model *m, int i) {
     const matmul_packed_b *d = m->pk && i < m->npk ? m->pk + i : NULL;
     if (!d || !d->data) return '0';
-    return d->layout == 0 ? '1' : d->layout == 2 ? 'b' : d->layout == 3 ? 'q' : '0';
+    return d->layout == 0 ? '1' : d->layout == 2 ? 'b' : d->layout == 3 ? 'q' : d->layout == 4 ? 'h' : '0';
 }
 
 int model_bind_quant(clip_model *m, const char *mask, int precision, const model_mat_info *info, void *const *data,
@@ -244,12 +246,15 @@ int model_bind_quant(clip_model *m, const char *mask, int precision, const model
         const model_mat_info *t = info + i;
         /* exactly what model_pack_bf16 / model_pack_int8 make of this matrix */
         /* (matmul_pack_b_inplace takes a width a multiple of the panel, lying 64-byte aligned) */
-        char want = precision == CLIP_PRECISION_BF16 ? 'b' : t->q8 ? 'q' : t->N % GEMM_NR == 0 && !((t->off * sizeof(float)) & 63) ? '1' : '0';
+        char want = precision == CLIP_PRECISION_BF16 ? 'b' : precision == CLIP_PRECISION_INT8 && t->q8 ? 'q'
+                  : t->N % GEMM_NR == 0 && !((t->off * sizeof(float)) & 63) ? '1' : '0';
+        /* fp32: fp16-exact matrices are fp16 panels ('h'), as model_pack makes them */
+        if (precision == CLIP_PRECISION_FP32 && want == '1' && mask[i] == 'h') want = 'h';
         memset(m->pk + i, 0, sizeof m->pk[i]);
         if (mask[i] != want) {
             m->packed = 0;
-            return clip_fail(err, CLIP_ERR_FORMAT, "matrix %d (%d x %d) is marked '%c'; a %s model has it '%c'", i, t->K, t->N,
-                             mask[i], precision == CLIP_PRECISION_BF16 ? "bf16" : "int8", want);
+            return clip_fail(err, CLIP_ERR_FORMAT, "matrix %d (%d x %d) is marked '%c'; at precision %s it is '%c'", i, t->K, t->N,
+                             mask[i], precision == CLIP_PRECISION_BF16 ? "bf16" : precision == CLIP_PRECISION_INT8 ? "int8" : "fp32", want);
         }
         if (want == '1')
             m->pk[i] = (matmul_packed_b){.K = t->K, .N = t->N, .layout = 0, .data = m->params + t->off,
@@ -258,6 +263,8 @@ int model_bind_quant(clip_model *m, const char *mask, int precision, const model
             m->pk[i] = (matmul_packed_b){.K = t->K, .N = t->N, .layout = 2, .data = data[i], .bytes = gemm_bf16_packed_bytes(t->K, t->N)};
         else if (want == 'q')
             m->pk[i] = (matmul_packed_b){.K = t->K, .N = t->N, .layout = 3, .data = data[i], .bytes = gemm_int8_packed_bytes(t->K, t->N)};
+        else if (want == 'h')
+            m->pk[i] = (matmul_packed_b){.K = t->K, .N = t->N, .layout = 4, .data = data[i], .bytes = (size_t)t->K * t->N * sizeof(uint16_t)};
     }
     m->packed = 1;
     m->precision = precision;
