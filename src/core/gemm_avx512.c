@@ -11,6 +11,7 @@
 #include "core/scratch.h"
 #include "core/gemm_avx512.h"
 #include "core/matmul.h"
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -37,13 +38,19 @@
 
 static int min_i(int a, int b) { return a < b ? a : b; }
 
+/* F16C (fp16 panels) is CPUID.1:ECX bit 29; clang's __builtin_cpu_supports does not know it. */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
+}
+
 int gemm_avx512_available(void) {
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
         cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                 __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+                 __builtin_cpu_supports("fma") && has_f16c();
     }
     return cached;
 }

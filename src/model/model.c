@@ -159,6 +159,15 @@ static int load_entry(clip_model *m, const param_entry *e, const st_file *f, int
         if (!transpose && fd >= 0 && t->dtype == ST_F32) {
             if (read_at(fd, dst + i * part, t->nbytes, (off_t)(t->data - (const uint8_t *)f->map)))
                 return clip_fail(err, CLIP_ERR_IO, "cannot read tensor '%s': %s", src[i], strerror(errno ? errno : EIO));
+        } else if (!transpose && fd >= 0 && (t->dtype == ST_F16 || t->dtype == ST_BF16) && t->nbytes == part * 2) {
+            /* read into the upper half of the tensor's own floats, then widen front to back (each
+             * value is read before its bytes are overwritten): the file's pages are never mapped
+             * in, so an f16 checkpoint's load peaks at the fp32 block, not block + file */
+            st_tensor in = *t;
+            in.data = (const uint8_t *)(dst + i * part) + part * 2;
+            if (read_at(fd, (void *)in.data, t->nbytes, (off_t)(t->data - (const uint8_t *)f->map)))
+                return clip_fail(err, CLIP_ERR_IO, "cannot read tensor '%s': %s", src[i], strerror(errno ? errno : EIO));
+            if ((rc = st_read_f32(&in, dst + i * part, err))) return rc;
         } else if (!transpose) {
             if ((rc = st_read_f32(t, dst + i * part, err))) return rc;
         } else {

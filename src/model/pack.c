@@ -175,6 +175,13 @@ int clip_precision_from_name(const char *name) {
 
 int clip_model_precision(const clip_model *m) { return m->precision; }
 
+int clip_model_fp16_matrices(const clip_model *m, int *total) {
+    int n = list_mats((clip_model *)m, NULL), h = 0;
+    for (int i = 0; m->packed && m->pk && i < m->npk; i++) h += m->pk[i].data && m->pk[i].layout == 4;
+    if (total) *total = n;
+    return h;
+}
+
 /* ---- packed model files (model/native.c): which matrices are packed, and binding a block that
  * already holds them packed (mapped from a file) without touching its pages. */
 int model_pack_count(clip_model *m) { return list_mats(m, NULL); }

@@ -26,15 +26,17 @@ int cmd_info(int argc, char **argv) {
     const char *act = c->activation == CLIP_ACT_GELU ? "gelu" : "quick_gelu";
     const char *layout = c->layout == CLIP_LAYOUT_HF ? "huggingface" : "openai";
     size_t np = clip_model_num_params(m);
+    int nmat = 0, nh = clip_model_fp16_matrices(m, &nmat);
     if (json) {
         printf("{\"model\": \"%s\", \"layout\": \"%s\", \"params\": %zu, \"embed_dim\": %d, \"image_size\": %d, "
                "\"vision\": \"%s\", \"vision_width\": %d, \"vision_layers\": %d, \"vision_heads\": %d, \"patch_size\": %d, "
                "\"rn_layers\": [%d, %d, %d, %d], \"text_width\": %d, \"text_layers\": %d, \"text_heads\": %d, "
-               "\"context_length\": %d, \"vocab_size\": %d, \"activation\": \"%s\", \"logit_scale\": %.7g}\n",
+               "\"context_length\": %d, \"vocab_size\": %d, \"activation\": \"%s\", \"logit_scale\": %.7g, "
+               "\"weight_matrices\": %d, \"fp16_matrices\": %d}\n",
                model, layout, np, c->embed_dim, c->image_size, c->vision_kind == CLIP_VISION_RESNET ? "resnet" : "vit",
                c->vision_width, c->vision_layers, c->vision_heads, c->patch_size, c->rn_layers[0], c->rn_layers[1],
                c->rn_layers[2], c->rn_layers[3], c->text_width, c->text_layers, c->text_heads, c->context_length,
-               c->vocab_size, act, clip_model_logit_scale(m));
+               c->vocab_size, act, clip_model_logit_scale(m), nmat, nh);
     } else {
         printf("model:        %s (%s key names)\n", model, layout);
         printf("parameters:   %zu (%.1f MB as float32)\n", np, np * 4.0 / 1e6);
@@ -51,6 +53,8 @@ int cmd_info(int argc, char **argv) {
         else
             printf("text tower:   none (image tower only)\n");
         printf("activation:   %s\n", act);
+        if (nh) printf("weights:      fp32; %d of %d weight matrices hold only fp16 values and are kept as fp16 (exact, half the bytes)\n", nh, nmat);
+        else printf("weights:      fp32\n");
         if (c->text_width) printf("logit scale:  %.6g (exp: %.6g)\n", clip_model_logit_scale(m), exp((double)clip_model_logit_scale(m)));
     }
     clip_model_free(m);
