@@ -56,10 +56,13 @@ int cmd_convert(int argc, char **argv) {
     clip_model *m = cli_load_model(in, precision, &e);
     if (!m) return cli_fail("convert", "%s", e.msg);
     int rc = packed ? clip_model_save_packed(m, out, &e) : clip_model_save_dtype(m, out, dtype, &e);
+    int nmat = 0, nh = packed && precision == CLIP_PRECISION_FP32 ? clip_model_fp16_matrices(m, &nmat) : 0;
+    char held[96] = "";
+    if (nh) snprintf(held, sizeof held, "; %d of %d weight matrices as fp16 panels, exact", nh, nmat);
     if (!rc)
-        fprintf(stderr, "clip convert: wrote %s (%s, %zu parameters)\n", out,
+        fprintf(stderr, "clip convert: wrote %s (%s, %zu parameters%s)\n", out,
                 packed ? (precision == CLIP_PRECISION_BF16 ? "packed bf16" : precision == CLIP_PRECISION_INT8 ? "packed int8" : "packed f32") : dtype == CLIP_DTYPE_F16 ? "f16" : dtype == CLIP_DTYPE_BF16 ? "bf16" : "f32",
-                clip_model_num_params(m));
+                clip_model_num_params(m), held);
     clip_model_free(m);
     return rc ? cli_fail("convert", "%s", e.msg) : 0;
 }
