@@ -418,7 +418,6 @@ static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
     float *buf = scratch(a_floats + b_floats);
     if (!buf) { rect_plain(g, m0, m1, n0, n1); return; }
     float *abuf = buf, *bbuf = buf + a_floats;
-    int prepacked = g->Bp || g->Bh; /* weights that stream from memory in panel order */
     for (int jc = n0; jc < n1; jc += NC) {
         int nc = min_i(NC, n1 - jc);
         for (int pc = 0; pc < K; pc += KC) {
@@ -452,7 +451,7 @@ static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
                      * the stream overlaps all of this panel's work (12-token caption: -18%).
                      * Two panels ahead was no better. */
                     const void *next = NULL;
-                    if (g->Bp && prepacked) {
+                    if (g->Bp) {
                         const float *bp = bblk + (long)(jr / NR) * bstride;
                         if (jr + NR < nc) next = bp + bstride;
                         else if (pc + kc < K) next = g->Bp + (long)(jc / NR) * K * NR + (long)(pc + kc) * NR;
