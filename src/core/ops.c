@@ -1,11 +1,23 @@
 #include "core/ops.h"
 #include "core/matmul.h"
+#include "core/gemm_avx512.h"
+#include "core/ops_avx512.h"
 #include "clip.h"
 #include <math.h>
 #include <string.h>
 
+static int g_portable = 0; /* ops_force_portable */
+void ops_force_portable(int on) { g_portable = on; }
+static int vec(void) { return !g_portable && gemm_avx512_available(); }
+
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                        const float *b, int N, int C, float eps) {
+    if (vec()) {
+        #pragma omp parallel for schedule(static)
+        for (int i = 0; i < N; i++)
+            ln_row_avx512(out + (size_t)i * C, mean ? mean + i : NULL, rstd ? rstd + i : NULL, inp + (size_t)i * C, w, b, C, eps);
+        return;
+    }
     #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
@@ -48,6 +60,7 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
 void attention_forward(float *out, float *probs, const float *qkv, int B, int T, int C, int NH, int causal) {
     int hs = C / NH, C3 = 3 * C;
     float scale = 1.0f / sqrtf((float)hs);
+    int v = vec();
     #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
@@ -57,6 +70,11 @@ void attention_forward(float *out, float *probs, const float *qkv, int B, int T,
         for (int t = 0; t < T; t++) {
             float *row = p + (size_t)t * T;
             int tk = causal ? t + 1 : T;
+            if (v) {
+                softmax_row_avx512(row, tk);
+                for (int u = tk; u < T; u++) row[u] = 0;
+                continue;
+            }
             float maxv = -INFINITY;
             for (int u = 0; u < tk; u++) if (row[u] > maxv) maxv = row[u];
             float sum = 0;

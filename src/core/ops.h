@@ -5,6 +5,10 @@
 #define CLIP_CORE_OPS_H
 #include <stddef.h>
 
+/* Where the CPU has AVX-512, LayerNorm and the attention softmax run vectorised (ops_avx512.c):
+ * LayerNorm bitwise as the portable loop, the softmax's exponential within about 1 ulp of expf.
+ * on = 1 forces the portable loops (tests). */
+void ops_force_portable(int on);
 /* out[N,C] = layernorm(inp[N,C]) * w + b; saves mean[N] and rstd[N] for backward (may be NULL). */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                        const float *b, int N, int C, float eps);
