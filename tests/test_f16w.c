@@ -10,6 +10,7 @@
 #include "core/matmul.h"
 #include "core/gemm_avx512.h"
 #include "io/safetensors.h"
+#include "model/model.h"
 #include <stdint.h>
 
 static unsigned long long rng = 0x9E3779B97F4A7C15ull;
@@ -160,6 +161,33 @@ static void check_model(void) {
     }
 }
 
+/* Some matrices fp16-exact, some not (one value nudged off the fp16 grid): mixed panels, and a
+ * packed file mixing '1' and 'h' matrices that loads back with the same features. */
+static void check_mixed(void) {
+    clip_error e = {0};
+    clip_load_opts plain = {.activation = -1, .plain_weights = 1};
+    clip_model *m = clip_model_load(OUT "/f16.safetensors", &plain, &e);
+    CHECK(m != NULL, "load: %s", e.msg);
+    if (!m) return;
+    m->p.v_tf.fc_w[5] = nextafterf(m->p.v_tf.fc_w[5], 1.0f);   /* layer 0's c_fc: 24 significant bits */
+    CHECK(model_pack(m, &e) == 0, "pack: %s", e.msg);
+    int total = 0, nh = clip_model_fp16_matrices(m, &total);
+    CHECK(nh == total - 1 && total > 1, "mixed model: %d of %d matrices as fp16 (want all but one)", nh, total);
+    feats a, b;
+    npy_array px = tu_load_npy(G "images/pixels_32.npy"), tok = tu_load_npy(G "tokens.npy");
+    CHECK(clip_encode_image(m, px.data, 4, a.img, &e) == 0 && clip_encode_text(m, tok.data, 6, a.txt, &e) == 0, "encode: %s", e.msg);
+    CHECK(clip_model_save_packed(m, OUT "/mixed.safetensors", &e) == 0, "save packed: %s", e.msg);
+    clip_model_free(m);
+    st_file f;
+    if (st_open(OUT "/mixed.safetensors", &f, &e) == 0) {
+        const char *mask = st_meta(&f, "packed");
+        CHECK(mask && strchr(mask, 'h') && strchr(mask, '1'), "mixed packed mask %s", mask ? mask : "-");
+        st_close(&f);
+    }
+    if (!encode(OUT "/mixed.safetensors", 0, &b)) CHECK(!memcmp(&a, &b, sizeof a), "mixed packed file: features differ");
+    npy_free(&px); npy_free(&tok);
+}
+
 int main(void) {
     if (!gemm_avx512_available()) {
         fprintf(stderr, "test_f16w: no AVX-512 on this CPU: fp16 panels are not used; checking the refusal only\n");
@@ -181,5 +209,6 @@ int main(void) {
     matmul_set_threads(0);
     check_refusals();
     check_model();
+    check_mixed();
     TEST_END();
 }
