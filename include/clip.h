@@ -83,8 +83,8 @@ int clip_precision_from_name(const char *name);
 /* The precision a loaded model runs in. */
 int clip_model_precision(const clip_model *m);
 /* How many of the model's weight matrices are held as fp16 panels (an fp32 model whose matrices
- * hold only fp16 values, as OpenAI's released checkpoints do: exact, half the memory and the
- * batch-1 memory traffic); *total (may be NULL) gets the number of weight matrices. */
+ * hold only fp16 values, as OpenAI's released checkpoints do: exact, with half the bytes to hold
+ * and to stream at batch 1); *total (may be NULL) gets the number of weight matrices. */
 int clip_model_fp16_matrices(const clip_model *m, int *total);
 
 /* Loads a .safetensors file, or a directory with model.safetensors (+ config.json).
