@@ -100,6 +100,18 @@ int matmul_pack_b(matmul_packed_b *pb, int transB, int K, int N, const float *B,
     return 0;
 }
 
+/* B's own storage (K*N floats) takes over a packed form of `bytes` <= its size from src: the
+ * whole pages past it are dead and go back to the OS (madvise DONTNEED). Describes *pb. */
+static int adopt_in_place(matmul_packed_b *pb, int layout, int K, int N, float *B, const void *src, size_t bytes) {
+    size_t have = (size_t)K * N * sizeof(float);
+    if (src != B) memcpy(B, src, bytes);
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)B + bytes + page - 1) & ~(page - 1), hi = ((uintptr_t)B + have) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    *pb = (matmul_packed_b){.K = K, .N = N, .layout = layout, .owned = 0, .data = B, .bytes = bytes};
+    return 0;
+}
+
 /* ---------------------------------------------------------------- bf16 */
 
 static int bf16_kernel(void) {
@@ -143,13 +155,7 @@ int matmul_pack_b_bf16_inplace(matmul_packed_b *pb, int transB, int K, int N, fl
     size_t bytes = gemm_bf16_packed_bytes(K, N), have = (size_t)K * N * sizeof(float);
     if (bytes > have || ((uintptr_t)B & 63)) return matmul_pack_b_bf16(pb, transB, K, N, B, transB ? K : N);
     gemm_bf16_pack_b(transB, K, N, B, transB ? K : N, (uint16_t *)tmp);
-    memcpy(B, tmp, bytes);
-    /* the fp32 matrix's second half is dead: give its whole pages back */
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t lo = ((uintptr_t)B + bytes + page - 1) & ~(page - 1), hi = ((uintptr_t)B + have) & ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    *pb = (matmul_packed_b){.K = K, .N = N, .layout = 2, .owned = 0, .data = B, .bytes = bytes};
-    return 0;
+    return adopt_in_place(pb, 2, K, N, B, tmp, bytes);
 }
 
 /* ---------------------------------------------------------------- int8 */
@@ -194,13 +200,7 @@ int matmul_pack_b_int8_inplace(matmul_packed_b *pb, int transB, int K, int N, fl
     size_t bytes = gemm_int8_packed_bytes(K, N), have = (size_t)K * N * sizeof(float);
     if (bytes > have || ((uintptr_t)B & 63)) return matmul_pack_b_int8(pb, transB, K, N, B, transB ? K : N);
     gemm_int8_pack_b(transB, K, N, B, transB ? K : N, tmp);
-    memcpy(B, tmp, bytes);
-    /* the fp32 matrix's last three quarters are dead: give their whole pages back */
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t lo = ((uintptr_t)B + bytes + page - 1) & ~(page - 1), hi = ((uintptr_t)B + have) & ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    *pb = (matmul_packed_b){.K = K, .N = N, .layout = 3, .owned = 0, .data = B, .bytes = bytes};
-    return 0;
+    return adopt_in_place(pb, 3, K, N, B, tmp, bytes);
 }
 
 int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp) {
@@ -224,20 +224,13 @@ void matmul_force_f16_weights(int which) { g_no_f16 = which == 1; }
 
 int matmul_pack_b_inplace_f16(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp) {
     memset(pb, 0, sizeof *pb);
-    if (g_no_f16 || !use_avx512() || K <= 0 || N <= 0 || N % GEMM_NR || ((uintptr_t)B & 63) || !tmp)
-        return CLIP_ERR_UNSUPPORTED;
+    if (g_no_f16 || !use_avx512() || K <= 0 || N <= 0 || !B) return CLIP_ERR_UNSUPPORTED;
     size_t n = (size_t)K * N;
     if (!gemm_avx512_f16_exact(B, n)) return CLIP_ERR_UNSUPPORTED;
-    memcpy(tmp, B, n * sizeof(float));
-    gemm_avx512_pack_b(transB, K, N, tmp, transB ? K : N, B);
+    int rc = matmul_pack_b_inplace(pb, transB, K, N, B, tmp); /* fp32 panels, then narrowed */
+    if (rc) return rc;
     gemm_avx512_narrow_f16(B, n, (uint16_t *)B); /* in place: each value lands at or below where it was read */
-    /* the matrix's second half is dead: give its whole pages back */
-    size_t bytes = n * sizeof(uint16_t), have = n * sizeof(float);
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t lo = ((uintptr_t)B + bytes + page - 1) & ~(page - 1), hi = ((uintptr_t)B + have) & ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    *pb = (matmul_packed_b){.K = K, .N = N, .layout = 4, .owned = 0, .data = B, .bytes = bytes};
-    return 0;
+    return adopt_in_place(pb, 4, K, N, B, B, n * sizeof(uint16_t));
 }
 
 void matmul_unpack_b_to(const matmul_packed_b *pb, int transB, float *dst, float *tmp) {

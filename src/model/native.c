@@ -480,9 +480,7 @@ int native_save(clip_model *m, const char *path, clip_error *err) {
     /* matrices the kernel cannot take (a width not a multiple of the panel) stay plain, marked '0' */
     int was_plain = !m->packed, n = model_pack_count(m), rc;
     if (was_plain && (rc = model_pack(m, err))) return rc;
-    int h = 0;   /* fp16 panels (fp16-exact weights, model_pack): a version 2 file */
-    for (int i = 0; i < m->npk; i++) h |= m->pk[i].data && m->pk[i].layout == 4;
-    if (h) {
+    if (clip_model_fp16_matrices(m, NULL)) {   /* fp16 panels (fp16-exact weights): a version 2 file */
         rc = save_v2(m, path, err);
         goto restore;
     }
