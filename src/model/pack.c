@@ -61,23 +61,26 @@ static void bind_views(clip_model *m) {
     }
 }
 
-/* The matrices to convert, their packed views, and a scratch buffer the size of the largest.
- * Returns the count (0: none), or a negative status. */
-static int begin_convert(clip_model *m, mat **mats_out, float **tmp_out, clip_error *err) {
+/* The matrices to convert (malloc'd), their packed views (m->pk, bound to the towers), and, when
+ * tmp_out is not NULL, a scratch buffer the size of the largest. Returns the count (0: none,
+ * nothing allocated), or a negative status. */
+static int open_mats(clip_model *m, mat **mats_out, float **tmp_out, clip_error *err) {
     int n = list_mats(m, NULL);
-    *mats_out = NULL; *tmp_out = NULL;
+    *mats_out = NULL;
+    if (tmp_out) *tmp_out = NULL;
     if (!n) return 0;
     mat *mats = malloc(n * sizeof *mats);
     if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
     if (!mats || !m->pk) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
     m->npk = n;
     list_mats(m, mats);
+    bind_views(m);
+    *mats_out = mats;
+    if (!tmp_out) return n;
     size_t big = 0;
     for (int i = 0; i < n; i++) if ((size_t)mats[i].K * mats[i].N > big) big = (size_t)mats[i].K * mats[i].N;
-    float *tmp = malloc(big * sizeof(float));
-    if (!tmp) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
-    bind_views(m);
-    *mats_out = mats; *tmp_out = tmp;
+    *tmp_out = malloc(big * sizeof(float));
+    if (!*tmp_out) { free(mats); *mats_out = NULL; return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
     return n;
 }
 
@@ -86,7 +89,7 @@ int model_pack(clip_model *m, clip_error *err) {
     if (m->precision != CLIP_PRECISION_FP32) return 0; /* already in its final form */
     mat *mats;
     float *tmp;
-    int n = begin_convert(m, &mats, &tmp, err);
+    int n = open_mats(m, &mats, &tmp, err);
     if (n <= 0) return n;
     int any = 0;
     for (int i = 0; i < n; i++) {
@@ -109,14 +112,10 @@ int model_unpack(clip_model *m, clip_error *err) {
                          "cannot be trained or saved; load it in fp32 for that", p, p);
     }
     if (!m->packed) return 0;
-    int n = list_mats(m, NULL);
-    mat *mats = malloc(n * sizeof *mats);
-    if (!mats) return clip_fail(err, CLIP_ERR_NOMEM, "out of memory");
-    list_mats(m, mats);
-    size_t big = 0;
-    for (int i = 0; i < n; i++) if ((size_t)mats[i].K * mats[i].N > big) big = (size_t)mats[i].K * mats[i].N;
-    float *tmp = malloc(big * sizeof(float));
-    if (!tmp) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
+    mat *mats;
+    float *tmp;
+    int n = open_mats(m, &mats, &tmp, err);
+    if (n < 0) return n;
     for (int i = 0; i < n; i++) { /* into the block: fp16 panels mapped from a packed file lie outside it */
         matmul_packed_b *d = m->pk + i;
         if (!d->data || d->owned || (d->layout != 0 && d->layout != 4)) continue;
@@ -144,7 +143,7 @@ static int pack_reduced(clip_model *m, int prec, clip_error *err) {
     if (rc) return rc;
     mat *mats;
     float *tmp;
-    int n = begin_convert(m, &mats, &tmp, err);
+    int n = open_mats(m, &mats, &tmp, err);
     if (n < 0) return n;
     for (int i = 0; i < n && !rc; i++) {
         const mat *x = &mats[i];
@@ -196,13 +195,8 @@ int model_packed_mask(const clip_model *m, char *mask) {
 int model_bind_packed(clip_model *m, const char *mask, int panel_width, const void *origin, clip_error *err) {
     int n = list_mats(m, NULL);
     if ((int)strlen(mask) != n) return clip_fail(err, CLIP_ERR_FORMAT, "the packed-matrix list has %d entries; the architecture has %d matrices", (int)strlen(mask), n);
-    if (!n) return 0;
-    mat *mats = malloc(n * sizeof *mats);
-    if (!m->pk) m->pk = calloc(n, sizeof *m->pk);
-    if (!mats || !m->pk) { free(mats); return clip_fail(err, CLIP_ERR_NOMEM, "out of memory"); }
-    m->npk = n;
-    list_mats(m, mats);
-    bind_views(m);
+    mat *mats;
+    if ((n = open_mats(m, &mats, NULL, err)) <= 0) return n;
     int any = 0, rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         memset(m->pk + i, 0, sizeof m->pk[i]);
