@@ -81,14 +81,6 @@ done:
     free(A); free(B); free(C0); free(C); free(Cs); free(bias);
 }
 
-static void hook_nop(void *ud, const char *name, const float *data, size_t n) { (void)ud; (void)name; (void)data; (void)n; }
-
-static double cosine(const float *a, const float *b, int n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; i++) { ab += (double)a[i] * b[i]; aa += (double)a[i] * a[i]; bb += (double)b[i] * b[i]; }
-    return ab / sqrt(aa * bb);
-}
-
 static void golden_model(void) {
     clip_error e = {0};
     clip_load_opts o = {.activation = -1, .precision = CLIP_PRECISION_BF16};
@@ -101,16 +93,14 @@ static void golden_model(void) {
     float img[4 * 32], txt[6 * 32];
     CHECK(clip_encode_image(m, px.data, 4, img, &e) == 0, "%s", e.msg);
     CHECK(clip_encode_text(m, tok.data, 6, txt, &e) == 0, "%s", e.msg);
-    double ri = tu_rel_err(img, gi.data, 4 * 32), rt = tu_rel_err(txt, gt.data, 6 * 32), ci = 1, ct = 1;
-    for (int i = 0; i < 4; i++) { double c = cosine(img + 32 * i, (float *)gi.data + 32 * i, 32); if (c < ci) ci = c; }
-    for (int i = 0; i < 6; i++) { double c = cosine(txt + 32 * i, (float *)gt.data + 32 * i, 32); if (c < ct) ct = c; }
+    double ri = tu_rel_err(img, gi.data, 4 * 32), rt = tu_rel_err(txt, gt.data, 6 * 32), ci = tu_min_cosine(img, gi.data, 4, 32), ct = tu_min_cosine(txt, gt.data, 6, 32);
     fprintf(stderr, "bf16 (%s) vs golden: image rel err %.3g, min cosine %.6f; text rel err %.3g, min cosine %.6f\n",
             matmul_bf16_kernel(), ri, ci, rt, ct);
     CHECK(ri <= 2e-2 && ci >= 0.999, "image features: rel err %.3g, cosine %.6f", ri, ci);
     CHECK(rt <= 2e-2 && ct >= 0.999, "text features: rel err %.3g, cosine %.6f", rt, ct);
     /* the hooked (unfused) forward runs the same bf16 products */
     float img2[4 * 32];
-    m->hook = hook_nop;
+    m->hook = tu_hook_nop;
     CHECK(clip_encode_image(m, px.data, 4, img2, &e) == 0, "%s", e.msg);
     m->hook = NULL;
     CHECK(tu_rel_err(img2, img, 4 * 32) < 1e-5, "hooked vs fused bf16 forward: %g", tu_rel_err(img2, img, 4 * 32));

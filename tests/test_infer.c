@@ -7,7 +7,6 @@
 
 #define G "tests/data/golden/"
 
-static void hook_nop(void *ud, const char *name, const float *data, size_t n) { (void)ud; (void)name; (void)data; (void)n; }
 
 int main(void) {
     clip_error e = {0};
@@ -27,7 +26,7 @@ int main(void) {
     /* image: packed + fused vs plain + fused vs packed + hooked (unfused) */
     CHECK(clip_encode_image(pk, px.data, 4, a, &e) == 0, "%s", e.msg);
     CHECK(clip_encode_image(pl, px.data, 4, b, &e) == 0, "%s", e.msg);
-    pk->hook = hook_nop;
+    pk->hook = tu_hook_nop;
     CHECK(clip_encode_image(pk, px.data, 4, c, &e) == 0, "%s", e.msg);
     pk->hook = NULL;
     CHECK(tu_rel_err(a, b, 4 * 32) < 1e-6, "packed vs plain image features: %g", tu_rel_err(a, b, 4 * 32));
@@ -36,7 +35,7 @@ int main(void) {
     /* text */
     CHECK(clip_encode_text(pk, tok.data, 6, a, &e) == 0, "%s", e.msg);
     CHECK(clip_encode_text(pl, tok.data, 6, b, &e) == 0, "%s", e.msg);
-    pk->hook = hook_nop;
+    pk->hook = tu_hook_nop;
     CHECK(clip_encode_text(pk, tok.data, 6, c, &e) == 0, "%s", e.msg);
     pk->hook = NULL;
     CHECK(tu_rel_err(a, b, 6 * 32) < 1e-6, "packed vs plain text features: %g", tu_rel_err(a, b, 6 * 32));

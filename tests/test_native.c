@@ -31,20 +31,6 @@ static clip_model *load(const char *path, const clip_load_opts *o) {
     return m;
 }
 
-/* The file's bytes (malloc'd), for corrupting copies and checking it is unchanged. */
-static char *slurp(const char *path, size_t *n) {
-    char *d = NULL;
-    clip_error e = {0};
-    CHECK(file_read_all(path, (size_t)1 << 30, &d, n, &e) == 0, "%s", e.msg);
-    return d;
-}
-
-static void spit(const char *path, const char *d, size_t n) {
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(d, 1, n, f) == n, "write %s", path);
-    if (f) fclose(f);
-}
-
 /* Loading path must fail with status want (0: any failure) and a message containing needle. */
 static void expect_fail(const char *path, int want, const char *needle, const char *what) {
     clip_error e = {0};
@@ -62,7 +48,7 @@ static void corrupt(const char *src, size_t n, const char *from, const char *to,
     CHECK(p && strlen(from) == strlen(to), "corrupt: '%s' not in the header", from);
     if (p) {
         memcpy(p, to, strlen(to));
-        spit(OUT "/bad.safetensors", d, n);
+        tu_spit(OUT "/bad.safetensors", d, n);
         expect_fail(OUT "/bad.safetensors", want, needle, from);
     }
     free(d);
@@ -93,7 +79,7 @@ static void vit(void) {
         CHECK_CLOSE_NPY(got.txt, 6 * 32, G "tiny-vit/text_features.npy", 1e-5);
         /* saving a mapped model writes a normal checkpoint and leaves the file alone */
         size_t n0, n1;
-        char *before = slurp(OUT "/packed.safetensors", &n0);
+        char *before = tu_slurp(OUT "/packed.safetensors", &n0);
         CHECK(clip_model_save(p, OUT "/from_mapped.safetensors", &e) == 0, "%s", e.msg);
         CHECK(model_unpack(p, &e) == 0 && !p->packed, "unpack a mapped model: %s", e.msg);
         encode(p, &got);
@@ -102,7 +88,7 @@ static void vit(void) {
         encode(p, &got);
         CHECK(!memcmp(&got, &ref, sizeof got), "repacked mapped model: features differ");
         clip_model_free(p);
-        char *after = slurp(OUT "/packed.safetensors", &n1);
+        char *after = tu_slurp(OUT "/packed.safetensors", &n1);
         CHECK(before && after && n0 == n1 && !memcmp(before, after, n0), "the packed file changed under a mapped model");
         free(before); free(after);
         clip_model *s = load(OUT "/from_mapped.safetensors", NULL);
@@ -161,7 +147,7 @@ static void vit(void) {
 /* Every cut of the packed file, and header fields changed, fail cleanly. */
 static void hostile(void) {
     size_t n;
-    char *d = slurp(OUT "/packed.safetensors", &n);
+    char *d = tu_slurp(OUT "/packed.safetensors", &n);
     if (!d) return;
     CHECK(n > 8192 && d[8] == '{', "packed file shape");
     size_t hl = 0;
@@ -169,7 +155,7 @@ static void hostile(void) {
     CHECK((8 + hl) % 4096 == 0, "data starts 4096-aligned (header %zu bytes)", hl);
     size_t cuts[] = {0, 7, 8, 100, 8 + hl - 1, 8 + hl, 8 + hl + 4096, n / 2, n - 4, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        spit(OUT "/bad.safetensors", d, cuts[i]);
+        tu_spit(OUT "/bad.safetensors", d, cuts[i]);
         expect_fail(OUT "/bad.safetensors", CLIP_ERR_FORMAT, NULL, "truncated");
     }
     /* header fields edited in place (same length, so the offsets still hold) */
@@ -231,7 +217,7 @@ static void others(void) {
     if (m) {
         CHECK(clip_model_save_packed(m, OUT "/p2.safetensors", &e) == 0 && !m->packed, "plain model: %s", e.msg);
         size_t n1, n2;
-        char *a = slurp(OUT "/p2.safetensors", &n1), *b = slurp(OUT "/packed.safetensors", &n2);
+        char *a = tu_slurp(OUT "/p2.safetensors", &n1), *b = tu_slurp(OUT "/packed.safetensors", &n2);
         CHECK(a && b && n1 == n2 && !memcmp(a, b, n1), "packed files from a plain and a packed load are identical");
         free(a); free(b);
         clip_model_free(m);

@@ -31,19 +31,6 @@ static clip_model *load(const char *path, int precision) {
     return m;
 }
 
-static char *slurp(const char *path, size_t *n) {
-    char *d = NULL;
-    clip_error e = {0};
-    CHECK(file_read_all(path, (size_t)1 << 30, &d, n, &e) == 0, "%s", e.msg);
-    return d;
-}
-
-static void spit(const char *path, const char *d, size_t n) {
-    FILE *f = fopen(path, "wb");
-    CHECK(f && fwrite(d, 1, n, f) == n, "write %s", path);
-    if (f) fclose(f);
-}
-
 /* Loading path at precision must fail with status want (0: any) and a message containing needle. */
 static void expect_fail(const char *path, int precision, int want, const char *needle, const char *what) {
     clip_error e = {0};
@@ -62,7 +49,7 @@ static void corrupt(const char *d, size_t n, int precision, const char *from, co
     CHECK(p && strlen(from) == strlen(to), "corrupt: '%s' not in the header", from);
     if (p) {
         memcpy(p, to, strlen(to));
-        spit(OUT "/bad.safetensors", c, n);
+        tu_spit(OUT "/bad.safetensors", c, n);
         expect_fail(OUT "/bad.safetensors", precision, want, needle, from);
         st_file f;
         clip_error e = {0};
@@ -120,7 +107,7 @@ static void one(int precision) {
     if (vp) CHECK(clip_model_save_packed(vp, viap, &e) == 0, "%s", e.msg);
     clip_model_free(vp);
     size_t n, n2, n3, nf;
-    char *d = slurp(path, &n), *d2 = slurp(again, &n2), *d3 = slurp(viap, &n3), *df = slurp(OUT "/fp32.safetensors", &nf);
+    char *d = tu_slurp(path, &n), *d2 = tu_slurp(again, &n2), *d3 = tu_slurp(viap, &n3), *df = tu_slurp(OUT "/fp32.safetensors", &nf);
     CHECK(d && d2 && n == n2 && !memcmp(d, d2, n), "%s: a mapped model writes its own file back byte for byte", name);
     CHECK(d && d3 && n == n3 && !memcmp(d, d3, n), "%s: from the fp32 packed file, the same file", name);
     /* the tiny model is mostly its token embedding (fp32 in both): smaller, not by half */
@@ -144,7 +131,7 @@ static void one(int precision) {
     CHECK((8 + hl) % 4096 == 0, "data starts 4096-aligned");
     size_t cuts[] = {0, 8, 8 + hl - 1, 8 + hl, 8 + hl + 4096, n / 2, n - 4096, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        spit(OUT "/bad.safetensors", d, cuts[i]);
+        tu_spit(OUT "/bad.safetensors", d, cuts[i]);
         expect_fail(OUT "/bad.safetensors", precision, CLIP_ERR_FORMAT, NULL, "truncated");
     }
     /* edited header fields (same length: the offsets still hold) */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "clip.h"
 #include "io/npy.h"
+#include "io/file.h"
 
 static int tu_failures = 0;
 static int tu_checks = 0;
@@ -80,6 +81,39 @@ static inline int tu_count_act_files(const char *dir) {
     int n = 0;
     if (p) { if (fscanf(p, "%d", &n) != 1) n = 0; pclose(p); }
     return n;
+}
+
+/* A file's bytes (malloc'd; NULL, with a failed check, if it cannot be read) and the reverse. */
+static inline char *tu_slurp(const char *path, size_t *n) {
+    char *d = NULL;
+    clip_error e = {0};
+    CHECK(file_read_all(path, (size_t)1 << 30, &d, n, &e) == 0, "%s", e.msg);
+    return d;
+}
+static inline void tu_spit(const char *path, const char *d, size_t n) {
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(d, 1, n, f) == n, "write %s", path);
+    if (f) fclose(f);
+}
+
+/* The smallest cosine between matching rows of a[rows, d] and b[rows, d]. */
+static inline double tu_min_cosine(const float *a, const float *b, int rows, int d) {
+    double worst = 1;
+    for (int r = 0; r < rows; r++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int i = 0; i < d; i++) {
+            double x = a[(size_t)r * d + i], y = b[(size_t)r * d + i];
+            ab += x * y; aa += x * x; bb += y * y;
+        }
+        double c = ab / sqrt(aa * bb);
+        if (!(c >= worst)) worst = c;   /* NaN sticks */
+    }
+    return worst;
+}
+
+/* An activation hook that does nothing: setting it makes a forward pass take the hooked path. */
+static inline void tu_hook_nop(void *ud, const char *name, const float *data, size_t n) {
+    (void)ud; (void)name; (void)data; (void)n;
 }
 
 #endif
