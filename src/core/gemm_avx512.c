@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
+#define TGT SIMD_TGT
 #define INLINE static inline __attribute__((always_inline))
 
 #define MR GEMM_MR
@@ -79,7 +79,6 @@ float gemm_act_scalar(float x, int act) {
 
 /* ---------------------------------------------------------------- micro-kernel */
 
-static __mmask16 mask_n(int n);
 
 
 typedef struct {
@@ -114,7 +113,7 @@ TGT void gemm_avx512_epilogue(float *c, long ldc, const float *v, int ldv, int r
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j += 16)
             {
-            __mmask16 m = mask_n(cols - j);
+            __mmask16 m = simd_mask16(cols - j);
             store16(c + i * ldc + j, _mm512_maskz_loadu_ps(m, v + (long)i * ldv + j), m, &e, bias ? bias + j : NULL);
         }
 }
@@ -161,8 +160,7 @@ INLINE TGT void kernel_body(const int mr, const int half, int kc, const float *r
         }
         a += mr;
     }
-    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    __mmask16 m0 = simd_mask16(nr), m1 = simd_mask16(nr - 16);
     for (int i = 0; i < mr; i++) {
         store16(c + i * ldc, c0[i], m0, e, e->bias);
         if (m1) store16(c + i * ldc + 16, c1[i], m1, e, e->bias ? e->bias + 16 : NULL);
@@ -223,20 +221,19 @@ INLINE TGT void transpose16(__m512 r[16]) {
     }
 }
 
-static __mmask16 mask_n(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
 
 /* Packs rows src[i*ld + k] (i < rows <= 16, k < kc) transposed: dst[k*dst_ld + i] for i < rows.
  * Missing rows read as zero; dst_ld >= rows. The row-major-to-k-major step of both packers.
  * Reading 16 strided rows defeats the hardware prefetcher, hence the explicit prefetch. */
 static TGT void pack_transposed(const float *src, long ld, int rows, int kc, float *dst, int dst_ld,
                                 int store_w) {
-    __mmask16 ms = mask_n(store_w);
+    __mmask16 ms = simd_mask16(store_w);
     if (rows > 16) rows = 16;
     const float *row[16];
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++) row[i] = src + (i < rows ? i : 0) * ld;
     for (int k = 0; k < kc; k += 16) {
-        __mmask16 mk = mask_n(kc - k);
+        __mmask16 mk = simd_mask16(kc - k);
         __m512 r[16];
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++) {
@@ -260,7 +257,7 @@ static TGT void pack_a(int transA, const float *A, int lda, int m0, int mc, int 
         if (!transA) {
             pack_transposed(A + (long)(m0 + ir) * lda + k0, lda, mr, kc, dst, mr, mr);
         } else { /* op(A)[m,k] = A[k*lda + m]: each k is a contiguous run of mr floats */
-            __mmask16 m = mask_n(mr);
+            __mmask16 m = simd_mask16(mr);
             for (int k = 0; k < kc; k++)
                 _mm512_mask_storeu_ps(dst + k * mr, m,
                                       _mm512_maskz_loadu_ps(m, A + (long)(k0 + k) * lda + m0 + ir));
@@ -278,7 +275,7 @@ static TGT void pack_b(int transB, const float *B, int ldb, int k0, int kc, int 
                 pack_transposed(B + (long)(n0 + jr + 16 * h) * ldb + k0, ldb, nr - 16 * h, kc,
                                 dst + 16 * h, NR, 16);
         } else {
-            __mmask16 m0 = mask_n(nr), m1 = mask_n(nr - 16);
+            __mmask16 m0 = simd_mask16(nr), m1 = simd_mask16(nr - 16);
             for (int k = 0; k < kc; k++) {
                 const float *s = B + (long)(k0 + k) * ldb + n0 + jr;
                 _mm512_store_ps(dst + k * NR, _mm512_maskz_loadu_ps(m0, s));
@@ -321,7 +318,7 @@ TGT int gemm_avx512_f16_exact(const float *x, size_t n) {
         if (_mm512_cmpneq_epi32_mask(_mm512_castps_si512(v), _mm512_castps_si512(r))) return 0;
     }
     if (i < n) {
-        __mmask16 m = mask_n((int)(n - i));
+        __mmask16 m = simd_mask16((int)(n - i));
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         __m512 r = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         if (_mm512_mask_cmpneq_epi32_mask(m, _mm512_castps_si512(v), _mm512_castps_si512(r))) return 0;

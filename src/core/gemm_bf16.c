@@ -13,6 +13,7 @@
 #include "core/gemm_avx512.h"
 #include "core/matmul.h"
 #include <cpuid.h>
+#include "core/simd_avx512.h"
 #include <immintrin.h>
 #include <math.h>
 #include <stdalign.h>
@@ -90,7 +91,6 @@ void gemm_bf16_pack_b(int transB, int K, int N, const float *B, int ldb, uint16_
     }
 }
 
-static __mmask16 mask_n(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
 
 /* 16 floats -> 16 bf16, round to nearest even (as VCVTNEPS2BF16, but denormals kept). */
 INLINE TGT __m256i cvt16(__m512 v) {
@@ -112,7 +112,7 @@ static TGT void convert_a(int transA, const float *A, int lda, int m0, int mr, i
         if (!transA) {
             const float *s = A + (long)(m0 + i) * lda;
             for (int k = 0; k < Kp; k += 16)
-                _mm256_storeu_si256((__m256i *)(d + k), cvt16(_mm512_maskz_loadu_ps(mask_n(K - k), s + k)));
+                _mm256_storeu_si256((__m256i *)(d + k), cvt16(_mm512_maskz_loadu_ps(simd_mask16(K - k), s + k)));
         } else {
             for (int k = 0; k < Kp; k++) d[k] = k < K ? gemm_bf16_round(A[(long)k * lda + m0 + i]) : 0;
         }

@@ -15,6 +15,7 @@
 #include "core/gemm_avx512.h"
 #include "core/matmul.h"
 #include <cpuid.h>
+#include "core/simd_avx512.h"
 #include <immintrin.h>
 #include <math.h>
 #include <stdalign.h>
@@ -109,7 +110,6 @@ static float row_scale_scalar(const float *A, long stride, int K, float *inv) {
     return bad ? NAN : mx > 0 ? mx / 127.0f : 0.0f;
 }
 
-static __mmask16 mask_n(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
 
 /* Rows [m0, m0+mr) of op(A) -> dst, row-major int8 with row stride Kp (zero padded to Kp
  * columns and to mr_pad rows), each byte XORed with flip (0x80: stored as q + 128 unsigned);
@@ -132,7 +132,7 @@ static TGT void quantize_a(int transA, const float *A, int lda, int m0, int mr, 
             __m512 mx = _mm512_setzero_ps();
             __mmask16 bad = 0;
             for (int k = 0; k < K; k += 16) {
-                __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(mask_n(K - k), s + k));
+                __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(simd_mask16(K - k), s + k));
                 bad |= _mm512_cmp_ps_mask(v, _mm512_set1_ps(INFINITY), _CMP_NLT_UQ);
                 mx = _mm512_max_ps(mx, v);
             }
@@ -142,7 +142,7 @@ static TGT void quantize_a(int transA, const float *A, int lda, int m0, int mr, 
             if (inv != 0) {
                 const __m512 vi = _mm512_set1_ps(inv);
                 for (int k = 0; k < Kp; k += 16) {
-                    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask_n(K - k), s + k), vi);
+                    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(simd_mask16(K - k), s + k), vi);
                     __m128i q = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v));
                     _mm_storeu_si128((__m128i *)(d + k), _mm_xor_si128(q, fl));
                 }

@@ -5,7 +5,6 @@
 #include "core/simd_avx512.h"
 #include <math.h>
 
-static __mmask16 mask16(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
 
 SIMD_TGT void ln_row_avx512(float *o, float *mean, float *rstd, const float *x, const float *w, const float *b, int C,
                             float eps) {
@@ -32,7 +31,7 @@ SIMD_TGT void ln_row_avx512(float *o, float *mean, float *rstd, const float *x, 
     float s = (float)(1.0 / sqrt(v + eps)), mf = (float)m;
     __m512 sv = _mm512_set1_ps(s), mfv = _mm512_set1_ps(mf);
     for (c = 0; c < C; c += 16) {
-        __mmask16 k = mask16(C - c);
+        __mmask16 k = simd_mask16(C - c);
         __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + c), mfv), sv),
                                  _mm512_maskz_loadu_ps(k, w + c));
         _mm512_mask_storeu_ps(o + c, k, _mm512_add_ps(y, _mm512_maskz_loadu_ps(k, b + c)));
@@ -44,10 +43,10 @@ SIMD_TGT void ln_row_avx512(float *o, float *mean, float *rstd, const float *x, 
 SIMD_TGT void softmax_row_avx512(float *row, int n) {
     __m512 mx = _mm512_set1_ps(-INFINITY);
     for (int u = 0; u < n; u += 16)
-        mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), mask16(n - u), row + u));
+        mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), simd_mask16(n - u), row + u));
     __m512 maxv = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sum = _mm512_setzero_ps();
     for (int u = 0; u < n; u += 16) {
-        __mmask16 k = mask16(n - u);
+        __mmask16 k = simd_mask16(n - u);
         __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + u), maxv));
         e = _mm512_maskz_mov_ps(k, e);
         _mm512_mask_storeu_ps(row + u, k, e);
@@ -55,7 +54,7 @@ SIMD_TGT void softmax_row_avx512(float *row, int n) {
     }
     __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
     for (int u = 0; u < n; u += 16) {
-        __mmask16 k = mask16(n - u);
+        __mmask16 k = simd_mask16(n - u);
         _mm512_mask_storeu_ps(row + u, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + u), inv));
     }
 }

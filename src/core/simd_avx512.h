@@ -7,6 +7,9 @@
 #define SIMD_TGT __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
 #define SIMD_INLINE static inline __attribute__((always_inline))
 
+/* The first n of 16 lanes (n <= 0: none), for the tail of a row. */
+SIMD_INLINE __mmask16 simd_mask16(int n) { return n >= 16 ? 0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
+
 /* e^x for 16 floats: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-7 polynomial (Cephes expf
  * coefficients), then scaled by 2^n. About 1 ulp; inputs clamped to the finite range. */
 SIMD_INLINE SIMD_TGT __m512 exp512(__m512 x) {
