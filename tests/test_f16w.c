@@ -53,9 +53,9 @@ static void check_product(int tA, int tB, int M, int N, int K, float beta, int w
         matmul_prepacked(tA, M, 0.75f, A, lda, &p32, beta, C32, N, bb, act);
         CHECK(!memcmp(C16, C32, (size_t)M * N * sizeof(float)), "tA=%d tB=%d M=%d N=%d K=%d beta=%g bias=%d act=%d: fp16 panels differ from fp32",
               tA, tB, M, N, K, beta, with_bias, act);
-        matmul_unpack_b_inplace(&p16, tB, tmp);
+        matmul_unpack_b_to(&p16, tB, B, tmp);
         CHECK(!memcmp(B, orig, nb * sizeof(float)), "M=%d N=%d K=%d: unpacking the fp16 panels did not give B back", M, N, K);
-        matmul_unpack_b_inplace(&p32, tB, tmp);
+        matmul_unpack_b_to(&p32, tB, B32, tmp);
     }
     free(B); free(B32); free(orig); free(tmp); free(A); free(bias); free(C0); free(C16); free(C32);
 }

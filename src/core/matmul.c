@@ -235,20 +235,10 @@ int matmul_pack_b_inplace_f16(matmul_packed_b *pb, int transB, int K, int N, flo
 
 void matmul_unpack_b_to(const matmul_packed_b *pb, int transB, float *dst, float *tmp) {
     size_t n = (size_t)pb->K * pb->N;
-    if (pb->layout == 4) { /* fp16 panels -> fp32 panels in dst (via tmp: data may be dst), then as below */
-        memcpy(tmp, pb->data, n * sizeof(uint16_t));
-        gemm_avx512_widen_f16((const uint16_t *)tmp, n, dst);
-    } else if (dst != pb->data) {
-        memcpy(dst, pb->data, n * sizeof(float));
-    }
-    memcpy(tmp, dst, n * sizeof(float));
-    gemm_avx512_unpack_b(transB, pb->K, pb->N, tmp, dst);
-}
-
-void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp) {
-    if (!pb->data || pb->owned || (pb->layout != 0 && pb->layout != 4)) return;
-    matmul_unpack_b_to(pb, transB, pb->data, tmp);
-    memset(pb, 0, sizeof *pb);
+    const float *src = pb->data; /* fp32 panels that do not overlap dst */
+    if (pb->layout == 4) { gemm_avx512_widen_f16((const uint16_t *)pb->data, n, tmp); src = tmp; }
+    else if (dst == pb->data) { memcpy(tmp, pb->data, n * sizeof(float)); src = tmp; }
+    gemm_avx512_unpack_b(transB, pb->K, pb->N, src, dst);
 }
 
 void matmul_packed_b_free(matmul_packed_b *pb) {

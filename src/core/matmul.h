@@ -60,10 +60,9 @@ int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *
 int matmul_pack_b_inplace_f16(matmul_packed_b *pb, int transB, int K, int N, float *B, float *tmp);
 /* For tests and benchmarks: 0 (default) fp16 storage where exact, 1 never (fp32 panels always). */
 void matmul_force_f16_weights(int which);
-/* Undoes matmul_pack_b_inplace or _f16 (same transB): pb->data gets op(B)'s original layout back. */
-void matmul_unpack_b_inplace(matmul_packed_b *pb, int transB, float *tmp);
-/* The same, writing op(B)'s original layout (K*N floats) to dst, for fp32 or fp16 panels that lie
- * elsewhere (a mapped file); dst may be pb->data. pb is left as it was. */
+/* Undoes matmul_pack_b_inplace or _f16 (same transB): op(B)'s original layout (K*N floats) is
+ * written to dst, which may be pb->data (in place) or lie elsewhere (panels mapped from a file).
+ * pb is left as it was; tmp: K*N floats of scratch. */
 void matmul_unpack_b_to(const matmul_packed_b *pb, int transB, float *dst, float *tmp);
 
 /* C[M,N] = act(alpha * op(A)[M,K] * B + beta * C + bias) with B from matmul_pack_b.
