@@ -430,14 +430,10 @@ static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
                      * the stream overlaps all of this panel's work (12-token caption: -18%).
                      * Two panels ahead was no better. */
                     const void *next = NULL;
-                    if (g->Bp) {
-                        const float *bp = bblk + (long)(jr / NR) * bstride;
-                        if (jr + NR < nc) next = bp + bstride;
-                        else if (pc + kc < K) next = g->Bp + (long)(jc / NR) * K * NR + (long)(pc + kc) * NR;
-                    } else if (hblk) {
-                        const uint16_t *hp = hblk + (long)(jr / NR) * bstride;
-                        if (jr + NR < nc) next = hp + bstride;
-                        else if (pc + kc < K) next = g->Bh + (long)(jc / NR) * K * NR + (long)(pc + kc) * NR;
+                    if (g->Bp || hblk) { /* weights read in place: panel after this one, in elements */
+                        long nx = jr + NR < nc ? (long)(jc / NR + jr / NR + 1) * K * NR + (long)pc * NR
+                                : pc + kc < K ? (long)(jc / NR) * K * NR + (long)(pc + kc) * NR : -1;
+                        if (nx >= 0) next = g->Bp ? (const void *)(g->Bp + nx) : (const void *)(g->Bh + nx);
                     }
                     float *cc = g->C + (long)ic * g->ldc + jc + jr;
                     int ir = 0;
