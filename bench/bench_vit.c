@@ -1,6 +1,8 @@
 /* ViT-B/32 encoder speed with random weights (speed does not depend on the values):
  * encode_image at batch 1 and 16, encode_text (77 tokens, and a 12-token caption) at batch 1
- * and 16, on 1 and 2 threads, with the machine's sgemm peak measured in the same run.
+ * and 16, on 1 and 2 threads, with the machine's sgemm peak measured in the same run: sampled
+ * right before and right after every row (the VM's speed drifts), each row's share against the
+ * mean of its two samples.
  * Usage: build/bench/bench_vit [--arch ViT-B-32] [--reps N] [--threads LIST] [--only image|text] [--plain]
  *                              [--precision fp32,f16w,bf16,int8 (any of them)] [--bf16-kernel amx|avx512]
  *                              [--int8-kernel amx|vnni]
@@ -47,6 +49,15 @@ static double vit_flops(const clip_config *c) {
 static double text_flops(const clip_config *c, int T) {
     double W = c->text_width, L = c->text_layers;
     return L * 2 * (T * W * 3 * W + (double)T * T * W * 2 + T * W * W + 2 * T * W * 4 * W) + 2 * W * c->embed_dim;
+}
+
+/* OpenBLAS sgemm N^3 on th threads, GFLOP/s, median of 3 (matmul keeps OpenBLAS at 1 thread). */
+static double sgemm_gflops(int th, int N, const float *A, const float *B, float *C) {
+    double ts;
+    openblas_set_num_threads(th);
+    TIME_MEDIAN(3, ts, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, A, N, B, N, 0, C, N));
+    openblas_set_num_threads(1);
+    return 2.0 * N * N * N / ts / 1e9;
 }
 
 int main(int argc, char **argv) {
@@ -139,11 +150,7 @@ int main(int argc, char **argv) {
     for (int ti = 0; ti < nthreads; ti++) {
         int th = threads[ti];
         clip_set_threads(th);
-        double ts;
-        openblas_set_num_threads(th);   /* the peak at this thread count (matmul keeps OpenBLAS at 1) */
-        TIME_MEDIAN(5, ts, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, A, N, B, N, 0, C, N));
-        openblas_set_num_threads(1);
-        double peak = 2.0 * N * N * N / ts / 1e9;
+        double before = sgemm_gflops(th, N, A, B, C), lo = before, hi = before;
         struct { const char *what; int batch; int text; int32_t *tok; double flops; } rows[] = {
             {"encode_image", 1, 0, NULL, fi}, {"encode_image", 16, 0, NULL, fi},
             {"encode_text (77 tokens)", 1, 1, tok77, ft77}, {"encode_text (77 tokens)", 16, 1, tok77, ft77},
@@ -152,20 +159,29 @@ int main(int argc, char **argv) {
         };
         for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
             if (only && (!strcmp(only, "image") ? rows[r].text : !rows[r].text)) continue;
-            double first = 0;
+            double per[3];
             for (int pi = 0; pi < nprec; pi++) {
                 double t;
                 int bsz = rows[r].batch;
                 clip_model *mm = models[pi];
                 if (rows[r].text) TIME_MEDIAN(reps, t, clip_encode_text(mm, rows[r].tok, bsz, out, &e));
                 else TIME_MEDIAN(reps, t, clip_encode_image(mm, px, bsz, out, &e));
-                double per = t / bsz, gf = rows[r].flops / per / 1e9;
-                if (pi == 0) first = per;
-                printf("| %d | %.0f | %s | %d | %s | %.1f | %.0f | %.0f%% | %.2fx |\n", th, peak, rows[r].what, bsz,
-                       prec[pi] == PREC_F16W ? "fp32/f16w" : prec[pi] == CLIP_PRECISION_INT8 ? "int8" : prec[pi] ? "bf16" : "fp32", per * 1e3, gf, 100 * gf / peak, first / per);
-                fflush(stdout);
+                per[pi] = t / bsz;
             }
+            /* the VM's speed drifts over minutes: the peak is sampled right before and after each row */
+            double after = sgemm_gflops(th, N, A, B, C), peak = (before + after) / 2;
+            lo = after < lo ? after : lo;
+            hi = after > hi ? after : hi;
+            before = after;
+            for (int pi = 0; pi < nprec; pi++) {
+                double gf = rows[r].flops / per[pi] / 1e9;
+                printf("| %d | %.0f | %s | %d | %s | %.1f | %.0f | %.0f%% | %.2fx |\n", th, peak, rows[r].what, rows[r].batch,
+                       prec[pi] == PREC_F16W ? "fp32/f16w" : prec[pi] == CLIP_PRECISION_INT8 ? "int8" : prec[pi] ? "bf16" : "fp32",
+                       per[pi] * 1e3, gf, 100 * gf / peak, per[0] / per[pi]);
+            }
+            fflush(stdout);
         }
+        printf("# sgemm 2048^3 at %d thread%s, sampled around every row: %.0f to %.0f GFLOP/s\n", th, th > 1 ? "s" : "", lo, hi);
     }
     free(A); free(B); free(C); free(px); free(out); free(tok77); free(tok12);
     for (int pi = 0; pi < nprec; pi++) clip_model_free(models[pi]);

@@ -204,6 +204,7 @@ int main(void) {
             check_product(i & 1, 1, M, 96, 300, 0.0f, 1, MATMUL_ACT_QUICKGELU);
             check_product(0, i & 1, M, 64, 256, 1.0f, 0, MATMUL_ACT_NONE);
             check_product(1, 0, M, 1056, 40, 0.5f, 1, MATMUL_ACT_GELU);   /* two column blocks (NC 1024) */
+            if (i % 3 == 0) check_product(0, 1, M, 64, 800, 1.0f, 1, MATMUL_ACT_NONE); /* two depth blocks (768) */
         }
     }
     matmul_set_threads(0);

@@ -85,7 +85,10 @@ static void run_suite(const char *what, int ncases) {
         matmul_act act = path == PATH_MATMUL ? MATMUL_ACT_NONE : (matmul_act)((c / 2) % 3);
         check_case(path, tA, tB, M, N, K, alpha, beta, pad, with_bias, act, what);
     }
-    /* Shapes that cross every blocking boundary (KC 256, MC 168, NC 1024) and the tiny/degenerate. */
+    /* Shapes that cross every blocking boundary (KC 256, KC_PACKED 768 for weights packed at load,
+     * MC 84, NC 1024) and the tiny/degenerate. */
+    check_case(PATH_PACKED, 0, 1, 50, 200, 1600, 1.0f, 1.0f, 0, 1, MATMUL_ACT_QUICKGELU, what);
+    check_case(PATH_PACKED, 1, 1, 181, 1100, 800, 1.0f, 0.0f, 2, 1, MATMUL_ACT_NONE, what);
     check_case(PATH_MATMUL, 0, 1, 50, 1100, 600, 1.0f, 0.0f, 3, 0, MATMUL_ACT_NONE, what);
     check_case(PATH_EPILOGUE, 0, 1, 200, 96, 520, 1.0f, 1.0f, 0, 1, MATMUL_ACT_QUICKGELU, what);
     check_case(PATH_PACKED, 1, 0, 181, 70, 513, 0.5f, 0.0f, 1, 1, MATMUL_ACT_NONE, what);

@@ -1,5 +1,6 @@
 /* clip.c's AVX-512 fp32 GEMM, after the BLIS recipe:
- *   for jc (NC columns)  for pc (KC depth): pack op(B) block into NR-wide panels
+ *   for jc (NC columns)  for pc (KC depth): pack op(B) block into NR-wide panels (or use the
+ *                                           panels packed at load, in deeper KC_PACKED blocks)
  *     for ic (MC rows): pack op(A) block into MR-tall panels
  *       for jr (NR) for ir (MR): 14x32 micro-kernel, 28 zmm accumulators
  * The micro-kernel keeps one KCxNR B panel hot while it walks the A panels, so each B value is
@@ -31,6 +32,9 @@
 #ifndef KC          /* depth of a block: a KCxNR B panel is 32 KB, it stays in the 48 KB L1 */
 #define KC 256      /* (-DKC=... to experiment; 128 and 192 were slower here) */
 #endif
+#ifndef KC_PACKED   /* depth of a block when B was packed at load: its panels already hold all of */
+#define KC_PACKED 768 /* K in order, so a deeper block costs no packing and writes C fewer times. */
+#endif              /* In-process A/B against 256: -3 to -9% per ViT-B/32 row (docs/performance.md) */
 #ifndef PF_K
 #define PF_K 16     /* B prefetch distance in k steps: 16 beat 0, 4 and 8 (batch 1: -12% image, -25% caption) */
 #endif
@@ -393,14 +397,15 @@ static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
      * streams in and the other tiles reuse it from L1; with more rows, a block is widened once
      * into bbuf like a packed B and then every A block runs the fp32 kernel on it. */
     int half_inline = g->Bh && m1 - m0 <= MC;
-    size_t a_floats = (size_t)MC * KC, b_floats = g->Bp ? 0 : half_inline ? (size_t)KC * NR : (size_t)KC * NC;
+    int kcb = g->Bp || g->Bh ? KC_PACKED : KC; /* B packed here must fit the L2 as a KCxNC block */
+    size_t a_floats = (size_t)MC * kcb, b_floats = g->Bp ? 0 : half_inline ? (size_t)kcb * NR : (size_t)kcb * NC;
     float *buf = scratch(a_floats + b_floats);
     if (!buf) { rect_plain(g, m0, m1, n0, n1); return; }
     float *abuf = buf, *bbuf = buf + a_floats;
     for (int jc = n0; jc < n1; jc += NC) {
         int nc = min_i(NC, n1 - jc);
-        for (int pc = 0; pc < K; pc += KC) {
-            int kc = min_i(KC, K - pc);
+        for (int pc = 0; pc < K; pc += kcb) {
+            int kc = min_i(kcb, K - pc);
             const float *bblk;
             const uint16_t *hblk = NULL; /* half_inline: this block's fp16 panels */
             long bstride; /* elements from one B panel to the next */
