@@ -108,6 +108,17 @@ int main(void) {
             run_suite(what, backend == 1 ? 36 : 12);
         }
     }
+    /* Other depths of the K blocks for packed weights (bench_depth's knob): 16 and 100 put many
+     * block edges inside small products; 5 is out of range and means the default. */
+    matmul_force_backend(1);
+    static const int depths[] = {16, 100, 5};
+    for (int d = 0; d < 3; d++) {
+        matmul_set_packed_depth(depths[d]);
+        snprintf(what, sizeof what, "packed depth %d", depths[d]);
+        check_case(PATH_PACKED, 0, 1, 50, 70, 333, 1.0f, 0.5f, 0, 1, MATMUL_ACT_QUICKGELU, what);
+        check_case(PATH_PACKED, 1, 0, 181, 40, 801, 1.0f, 0.0f, 1, 0, MATMUL_ACT_NONE, what);
+    }
+    matmul_set_packed_depth(0);
     matmul_force_backend(0);
     matmul_set_threads(0);
     CHECK(matmul_backend() != NULL, "backend name");

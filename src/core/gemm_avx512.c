@@ -389,6 +389,9 @@ static TGT void rect_plain(const gemm_job *g, int m0, int m1, int n0, int n1) {
         }
 }
 
+static int packed_depth = KC_PACKED;
+void gemm_avx512_set_packed_depth(int kc) { packed_depth = kc > 0 ? kc : KC_PACKED; }
+
 /* Computes the rectangle C[m0:m1, n0:n1] (n0 a multiple of NR) on this thread. */
 static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
     if (m0 >= m1 || n0 >= n1) return;
@@ -397,7 +400,7 @@ static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
      * streams in and the other tiles reuse it from L1; with more rows, a block is widened once
      * into bbuf like a packed B and then every A block runs the fp32 kernel on it. */
     int half_inline = g->Bh && m1 - m0 <= MC;
-    int kcb = g->Bp || g->Bh ? KC_PACKED : KC; /* B packed here must fit the L2 as a KCxNC block */
+    int kcb = g->Bp || g->Bh ? packed_depth : KC; /* B packed here must fit the L2 as a KCxNC block */
     size_t a_floats = (size_t)MC * kcb, b_floats = g->Bp ? 0 : half_inline ? (size_t)kcb * NR : (size_t)kcb * NC;
     float *buf = scratch(a_floats + b_floats);
     if (!buf) { rect_plain(g, m0, m1, n0, n1); return; }

@@ -50,4 +50,6 @@ void gemm_avx512(int transA, int transB, int M, int N, int K, float alpha,
  * beta == 0 leaves C unread. The fused epilogue, for kernels that produce V another way. */
 void gemm_avx512_epilogue(float *C, long ldc, const float *V, int ldv, int rows, int cols, float alpha,
                           float beta, const float *bias, int act);
+/* Depth of the K blocks for weights packed at load (0 = KC_PACKED); see matmul_set_packed_depth. */
+void gemm_avx512_set_packed_depth(int kc);
 #endif

@@ -122,4 +122,8 @@ const char *matmul_backend(void);
 /* For benchmarks and tests: force a backend (0 = automatic choice, 1 = clip.c's AVX-512
  * kernel where available, 2 = OpenBLAS). */
 void matmul_force_backend(int which);
+/* For benchmarks and tests: the depth of the AVX-512 kernel's K blocks for weights packed at
+ * load (0 = default, 768; else 16..4096). Results change only by float rounding (the sums over
+ * K are split differently). Set it between products, never while one runs. */
+void matmul_set_packed_depth(int kc);
 #endif
