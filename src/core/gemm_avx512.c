@@ -397,7 +397,7 @@ static TGT void rect(const gemm_job *g, int m0, int m1, int n0, int n1) {
     if (m0 >= m1 || n0 >= n1) return;
     int K = g->K;
     /* fp16 weights: with a single A block (few rows) the first tile widens each panel as it
-     * streams in and the other tiles reuse it from L1; with more rows, a block is widened once
+     * streams in and the other tiles reuse it from the cache; with more rows, a block is widened once
      * into bbuf like a packed B and then every A block runs the fp32 kernel on it. */
     int half_inline = g->Bh && m1 - m0 <= MC;
     int kcb = g->Bp || g->Bh ? packed_depth : KC; /* B packed here must fit the L2 as a KCxNC block */

@@ -217,9 +217,9 @@ int matmul_pack_b_inplace(matmul_packed_b *pb, int transB, int K, int N, float *
     return 0;
 }
 
-/* ---------------------------------------------------------------- fp16-exact fp32 weights */
-
 void matmul_set_packed_depth(int kc) { gemm_avx512_set_packed_depth(kc < 16 || kc > 4096 ? 0 : kc); }
+
+/* ---------------------------------------------------------------- fp16-exact fp32 weights */
 
 static int g_no_f16 = 0; /* matmul_force_f16_weights */
 void matmul_force_f16_weights(int which) { g_no_f16 = which == 1; }
