@@ -5,6 +5,7 @@
  * Usage: bench_depth [-t threads] [-r calls] [--f16] [DEPTH ...]   (default: 256 768)
  * --f16 rounds the weights to fp16 values first, so they are held as fp16 panels. */
 #include "clip.h"
+#include "benchutil.h"
 #include "core/gemm_avx512.h"
 #include "core/matmul.h"
 #include "model/model.h"
@@ -38,14 +39,7 @@ int main(int argc, char **argv) {
     clip_error e = {0};
     clip_model *m = clip_config_from_name("ViT-B-32", &cfg, &e) ? NULL : clip_model_init(&cfg, 1, &e);
     if (!m) { fprintf(stderr, "%s\n", e.msg); return 1; }
-    if (f16) { /* every weight an fp16 value, as an fp16 checkpoint loads (bench_vit --precision f16w) */
-        uint16_t h[4096];
-        for (size_t i = 0; i < m->table.total; i += 4096) {
-            size_t n = m->table.total - i < 4096 ? m->table.total - i : 4096;
-            gemm_avx512_narrow_f16(m->params + i, n, h);
-            gemm_avx512_widen_f16(h, n, m->params + i);
-        }
-    }
+    if (f16) bench_round_params_to_f16(m); /* as bench_vit --precision f16w */
     if (model_pack(m, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
     clip_set_threads(threads);
     const clip_config *c = clip_model_get_config(m);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include "clip.h"
+#include "benchutil.h"
 #include "core/matmul.h"
 #include "model/model.h"
 #include "core/gemm_avx512.h"
@@ -104,12 +105,7 @@ int main(int argc, char **argv) {
         t0 = now();
         if (prec[pi] == PREC_F16W) { /* every parameter an fp16 value, as an fp16 checkpoint loads */
             if (!gemm_avx512_available()) { fprintf(stderr, "f16w needs AVX-512 (F16C)\n"); return 1; }
-            uint16_t h[4096];
-            for (size_t i = 0; i < mm->table.total; i += 4096) {
-                size_t n = mm->table.total - i < 4096 ? mm->table.total - i : 4096;
-                gemm_avx512_narrow_f16(mm->params + i, n, h);
-                gemm_avx512_widen_f16(h, n, mm->params + i);
-            }
+            bench_round_params_to_f16(mm);
             if (model_pack(mm, &e)) { fprintf(stderr, "%s\n", e.msg); return 1; }
             fprintf(stderr, "rounded the weights to fp16 values and packed them in %.1f ms\n", (now() - t0) * 1e3);
         } else if (prec[pi] == CLIP_PRECISION_BF16) {
