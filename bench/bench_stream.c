@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
                 float *tmp = malloc((size_t)K * N * sizeof(float));
                 if (!tmp || matmul_pack_b_inplace_f16(&pk[l][j], 1, K, N, w, tmp)) {
                     fprintf(stderr, "bench_stream: fp16 packing failed\n"); return 1; }
-                free(tmp);  /* w now belongs to pk (not owned: leaked at exit) */
+                free(tmp);  /* w now holds pk's panels (not owned: freed at the end) */
             } else {
                 if (matmul_pack_b(&pk[l][j], 1, K, N, w, K)) { fprintf(stderr, "bench_stream: packing failed\n"); return 1; }
                 free(w);

@@ -314,7 +314,6 @@ int clip_preprocess_files(const char *const *paths, int n, int size, const clip_
                           float *out, uint8_t *out_u8, int *status, clip_error *errs, int nthreads,
                           clip_error *err);
 
-
 /* ---------------------------------------------------------------- zero-shot */
 /* Zero-shot classification with prompt ensembles, as the CLIP paper does it: every template
  * filled with each class name is encoded and L2-normalised, the mean over templates is

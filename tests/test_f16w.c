@@ -2,7 +2,7 @@
  * panels must give C bitwise equal to the fp32 panels, on every path the driver takes (one A
  * block with the first tile widening the panel for the others; several A blocks widened per
  * block; row counts at and around the 14-row tile and the 84-row block; depths across the
- * 256 block; bias, activation, beta), on 1 and 2 threads; unpacking must give B back bitwise;
+ * 256 and 768 blocks; bias, activation, beta), on 1 and 2 threads; unpacking must give B back bitwise;
  * a B with one non-fp16 value must be refused and left untouched. Then a whole model: the
  * golden tiny ViT saved in f16 encodes bitwise equal with and without fp16 storage, and through
  * its packed file (version 2, 'h' matrices, mapped), plain and bf16 loads of it, and saves. */

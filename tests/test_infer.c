@@ -7,7 +7,6 @@
 
 #define G "tests/data/golden/"
 
-
 int main(void) {
     clip_error e = {0};
     clip_load_opts plain_o = {.activation = -1, .plain_weights = 1};

@@ -23,13 +23,15 @@ static void check_ln(int N, int C) {
     ops_force_portable(0);
     layernorm_forward(o2, m2, r2, x, w, b, N, C, 1e-5f);
     CHECK(!memcmp(o1, o2, n * 4) && !memcmp(m1, m2, N * 4) && !memcmp(r1, r2, N * 4), "LayerNorm N=%d C=%d: vector and portable differ", N, C);
-    double worst = 0;   /* and it is a LayerNorm: mean 0, variance 1 before the affine part, per row */
+    double worst = 0, worst_v = 0;   /* and it is a LayerNorm: mean 0, variance 1 before the affine part, per row */
     for (int i = 0; i < N; i++) {
         double s = 0, q = 0;
         for (int c = 0; c < C; c++) { double y = ((double)o2[(size_t)i * C + c] - b[c]) / w[c]; s += y; q += y * y; }
         if (C > 1 && fabs(s / C) > worst) worst = fabs(s / C);
+        if (C > 1 && fabs(q / C - (s / C) * (s / C) - 1) > worst_v) worst_v = fabs(q / C - (s / C) * (s / C) - 1);
     }
     CHECK(worst < 1e-3, "LayerNorm N=%d C=%d: row mean %.3g", N, C, worst);
+    CHECK(worst_v < 1e-3, "LayerNorm N=%d C=%d: row variance off 1 by %.3g", N, C, worst_v);
     free(x); free(w); free(b); free(o1); free(o2); free(m1); free(m2); free(r1); free(r2);
 }
 

@@ -83,8 +83,6 @@ float gemm_act_scalar(float x, int act) {
 
 /* ---------------------------------------------------------------- micro-kernel */
 
-
-
 typedef struct {
     float alpha, beta; /* beta applies to this k block: the caller's beta for the first, 1 after */
     const float *bias; /* bias + column of this tile, only on the last k block; else NULL */
@@ -115,8 +113,7 @@ TGT void gemm_avx512_epilogue(float *c, long ldc, const float *v, int ldv, int r
                               float beta, const float *bias, int act) {
     epilogue e = {alpha, beta, NULL, act};
     for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j += 16)
-            {
+        for (int j = 0; j < cols; j += 16) {
             __mmask16 m = simd_mask16(cols - j);
             store16(c + i * ldc + j, _mm512_maskz_loadu_ps(m, v + (long)i * ldv + j), m, &e, bias ? bias + j : NULL);
         }
@@ -224,7 +221,6 @@ INLINE TGT void transpose16(__m512 r[16]) {
         r[12 + c] = _mm512_shuffle_f32x4(x1, x3, 0xDD);
     }
 }
-
 
 /* Packs rows src[i*ld + k] (i < rows <= 16, k < kc) transposed: dst[k*dst_ld + i] for i < rows.
  * Missing rows read as zero; dst_ld >= rows. The row-major-to-k-major step of both packers.
@@ -343,16 +339,11 @@ TGT void gemm_avx512_widen_f16(const uint16_t *src, size_t n, float *dst) {
     for (; i < n; i++) dst[i] = _cvtsh_ss(src[i]);
 }
 
-/* kc rows of nc/NR fp16 panels (panel p at src + p*stride halves) -> fp32 panels back to back. */
-static TGT void widen_block(const uint16_t *src, long stride, int kc, int nc, float *dst) {
-    for (int jr = 0; jr < nc; jr += NR) {
-        const uint16_t *s = src + (long)(jr / NR) * stride;
-        for (int k = 0; k < kc; k++) {
-            _mm512_store_ps(dst + k * NR, _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(s + k * NR))));
-            _mm512_store_ps(dst + k * NR + 16, _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(s + k * NR + 16))));
-        }
-        dst += (long)kc * NR;
-    }
+/* kc rows of nc/NR fp16 panels (panel p at src + p*stride halves) -> fp32 panels back to back:
+ * each panel's kc rows are contiguous, so one widening per panel. */
+static void widen_block(const uint16_t *src, long stride, int kc, int nc, float *dst) {
+    for (int p = 0; p < (nc + NR - 1) / NR; p++)
+        gemm_avx512_widen_f16(src + p * stride, (size_t)kc * NR, dst + (long)p * kc * NR);
 }
 
 /* ---------------------------------------------------------------- driver */

@@ -12,8 +12,8 @@
 #include "core/gemm_bf16.h"
 #include "core/gemm_avx512.h"
 #include "core/matmul.h"
-#include <cpuid.h>
 #include "core/simd_avx512.h"
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdalign.h>
@@ -90,7 +90,6 @@ void gemm_bf16_pack_b(int transB, int K, int N, const float *B, int ldb, uint16_
         }
     }
 }
-
 
 /* 16 floats -> 16 bf16, round to nearest even (as VCVTNEPS2BF16, but denormals kept). */
 INLINE TGT __m256i cvt16(__m512 v) {

@@ -14,8 +14,8 @@
 #include "core/gemm_int8.h"
 #include "core/gemm_avx512.h"
 #include "core/matmul.h"
-#include <cpuid.h>
 #include "core/simd_avx512.h"
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdalign.h>
@@ -109,7 +109,6 @@ static float row_scale_scalar(const float *A, long stride, int K, float *inv) {
     *inv = !bad && mx > 0 ? 127.0f / mx : 0.0f;
     return bad ? NAN : mx > 0 ? mx / 127.0f : 0.0f;
 }
-
 
 /* Rows [m0, m0+mr) of op(A) -> dst, row-major int8 with row stride Kp (zero padded to Kp
  * columns and to mr_pad rows), each byte XORed with flip (0x80: stored as q + 128 unsigned);

@@ -5,7 +5,6 @@
 #include "core/simd_avx512.h"
 #include <math.h>
 
-
 SIMD_TGT void ln_row_avx512(float *o, float *mean, float *rstd, const float *x, const float *w, const float *b, int C,
                             float eps) {
     /* lane j of acc is the portable loop's partial sum pm[j]; the tail and the combination run

@@ -87,10 +87,8 @@ int clip_model_save_with(const clip_model *m, const float *block, const char *pa
 char *model_config_json(const clip_config *c);
 /* Packs every weight matrix in place (no extra memory) for matmul_prepacked; matrices the kernel
  * cannot take stay plain; fp16-exact ones (OpenAI's checkpoints) are stored as fp16 panels,
- * half the memory, same results. model_unpack restores the checkpoint layout (training, saving).
- * model_pack_fp32_panels: never fp16 (the layout a packed model file holds). */
+ * half the memory, same results. model_unpack restores the checkpoint layout (training, saving). */
 int model_pack(clip_model *m, clip_error *err);
-int model_pack_fp32_panels(clip_model *m, clip_error *err);
 int model_unpack(clip_model *m, clip_error *err);
 /* Converts every weight matrix to packed bf16 in place (model/pack.c), for good: the fp32
  * values are dropped and their memory returned. CLIP_ERR_UNSUPPORTED without a bf16 kernel.

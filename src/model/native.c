@@ -477,7 +477,6 @@ int native_save(clip_model *m, const char *path, clip_error *err) {
         return clip_fail(err, CLIP_ERR_UNSUPPORTED, "%s: the packed layout is the AVX-512 kernel's and this CPU has no AVX-512: "
                          "a packed file cannot be made here", path);
     /* matrices the kernel cannot take (a width not a multiple of the panel) stay plain, marked '0' */
-    /* matrices the kernel cannot take (a width not a multiple of the panel) stay plain, marked '0' */
     int was_plain = !m->packed, n = model_pack_count(m), rc;
     if (was_plain && (rc = model_pack(m, err))) return rc;
     if (clip_model_fp16_matrices(m, NULL)) {   /* fp16 panels (fp16-exact weights): a version 2 file */

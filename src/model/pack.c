@@ -103,7 +103,6 @@ int model_pack(clip_model *m, clip_error *err) {
     return 0;
 }
 
-
 int model_unpack(clip_model *m, clip_error *err) {
     if (m->precision != CLIP_PRECISION_FP32) {
         const char *p = m->precision == CLIP_PRECISION_INT8 ? "int8" : "bf16";
